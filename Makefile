@@ -1,0 +1,63 @@
+# tinyvdm: two commands on a fresh machine with Python 3.11 and make.
+#   make lab    set up .venv (first time only) and open the course in JupyterLab
+#   make test   set up .venv, then unit tests, every chapter and every exercise (smoke profile)
+# Both are idempotent: with nothing changed, the set-up step takes a second.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.tinyvdm-installed
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+# Lab as root (containers, CI machines) needs --allow-root; harmless to compute here.
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: lab test setup unit notebooks blank-exercises clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make lab    open the course in JupyterLab (LAB_ARGS='--no-browser --port 8888' passes flags)"
+	@echo "make test   unit tests, then every chapter and exercise under nbval (smoke profile)"
+	@echo "make blank-exercises   write your own blank exercise notebooks to my_exercises/"
+
+setup: $(STAMP) $(LAB_SETTINGS)
+
+# The venv is rebuilt when absent or stale: no working interpreter, or one whose minor version
+# differs from the Python that make found (a venv cannot survive a Python upgrade).
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@want=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') || { echo "error: Python 3.11+ not found (set PYTHON=...)"; exit 1; }; \
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: tinyvdm needs Python >= 3.11, found $$want at $(PYTHON)"; exit 1; }; \
+	have=$$($(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo none); \
+	if [ "$$have" != "$$want" ]; then \
+	  echo "creating $(VENV) with Python $$want (found: $$have)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
+	fi
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(LAB_SETTINGS): tools/jupyterlab-overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
+lab: setup
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/notebooks/00_video_as_data.py $(LAB_ARGS)
+
+unit: setup
+	$(VPY) -m pytest tests $(PYTEST_ARGS)
+
+# Chapters and exercises run in the smoke profile: every training cell runs, only smaller.
+notebooks: setup
+	TINYVDM_PROFILE=smoke $(VPY) -m pytest --nbval-lax notebooks exercises $(PYTEST_ARGS)
+
+test: setup
+	$(VPY) -m pytest tests $(PYTEST_ARGS)
+	TINYVDM_PROFILE=smoke $(VPY) -m pytest --nbval-lax notebooks exercises $(PYTEST_ARGS)
+
+blank-exercises: setup
+	$(VPY) -m tinyvdm.exercises blank
+
+clean:
+	rm -rf build outputs
