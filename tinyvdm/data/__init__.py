@@ -1,0 +1,46 @@
+"""Data: synthetic video data sets generated on the fly, and loaders for the user's own files.
+
+Nothing is downloaded. Every synthetic item is a pure function of ``(seed, index)``.
+
+- :mod:`~tinyvdm.data.bouncing_shapes`: coloured shapes bouncing in a box, with captions,
+  trajectories, masks, optional pushes (actions) and sound.
+- :mod:`~tinyvdm.data.moving_digits`: Moving-MNIST-style clips of real handwritten digits.
+- :mod:`~tinyvdm.data.toy2d`: 2-D point clouds for comparing generative models.
+- :mod:`~tinyvdm.data.files`: ``.npy`` arrays and video files that a user brings.
+"""
+
+from tinyvdm.data import toy2d
+from tinyvdm.data.bouncing_shapes import (
+    COLOURS,
+    DIRECTIONS,
+    SHAPES,
+    WALLS,
+    BouncingShapes,
+    BouncingShapesConfig,
+    bounce_step,
+    bounce_walls,
+    direction_class,
+    render,
+    soundtrack,
+)
+from tinyvdm.data.files import NumpyVideos, VideoFolder
+from tinyvdm.data.moving_digits import MovingDigits, load_digit_images
+
+__all__ = [
+    "COLOURS",
+    "DIRECTIONS",
+    "SHAPES",
+    "WALLS",
+    "BouncingShapes",
+    "BouncingShapesConfig",
+    "MovingDigits",
+    "NumpyVideos",
+    "VideoFolder",
+    "bounce_step",
+    "bounce_walls",
+    "direction_class",
+    "load_digit_images",
+    "render",
+    "soundtrack",
+    "toy2d",
+]

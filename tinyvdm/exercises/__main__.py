@@ -1,0 +1,5 @@
+import sys
+
+from tinyvdm.exercises.strip import main
+
+sys.exit(main())

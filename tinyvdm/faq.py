@@ -1,0 +1,119 @@
+"""The FAQ map: which chapter sections answer each of the 23 questions of the FAQ.
+
+``python -m tinyvdm.faq`` prints the map and the coverage (``n/23``). A test checks that every
+section named here exists as a heading in its chapter, so the map cannot point at nothing. It
+grows with each chapter; ``PLANNED`` says where the questions not yet answered will be.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+# Our English rendering of the FAQ's questions (the FAQ itself is in Chinese).
+QUESTIONS: dict[int, str] = {
+    1: "What is AI video, and which key techniques does it rest on?",
+    2: "What is video generation, and what are its main directions?",
+    3: "How did video generation evolve (GAN, autoregressive, diffusion, DiT)?",
+    4: "Where is video generation used?",
+    5: "What is a DiT (diffusion transformer)?",
+    6: "What is a diffusion model, in brief?",
+    7: "What is a GAN, and why do video generators seldom use GANs?",
+    8: "What is a VAE, and how is it used to generate and analyse video?",
+    9: "How do GANs and VAEs differ?",
+    10: "What makes GANs and VAEs hard to train?",
+    11: "Which network architectures do video diffusion models use?",
+    12: "What are video diffusion models used for?",
+    13: "What is a ViT, and what role does it play in video diffusion?",
+    14: "Where is ViT used for image classification?",
+    15: "What are the strengths of ViT?",
+    16: "What characterises U-ViT?",
+    17: "How does U-ViT handle time dependence in video?",
+    18: "How is U-ViT used for video, and how well does it perform?",
+    19: "How do video diffusion models differ from earlier video generators?",
+    20: "Which metrics evaluate a video generator?",
+    21: "Describe the denoising process of a video diffusion model.",
+    22: "How do video diffusion models handle temporal dynamics?",
+    23: "What does latent diffusion bring to video generation?",
+}
+
+# question -> [(chapter file stem, exact heading text of the section that answers it)]
+FAQ_MAP: dict[int, list[tuple[str, str]]] = {
+    1: [
+        ("00_video_as_data", "Q1. What AI video is: understanding and generation"),
+        ("00_video_as_data", "Video understanding: a motion classifier"),
+        ("00_video_as_data", "Answer, with evidence"),
+    ],
+    2: [
+        ("00_video_as_data", "Q2. The directions of video generation, as data pairs"),
+        ("00_video_as_data", "Answer, with evidence"),
+    ],
+    4: [
+        ("00_video_as_data", "Q4. Where video generation is used"),
+        ("00_video_as_data", "Answer, with evidence"),
+    ],
+}
+
+# Where the questions not answered yet will be answered (from the curriculum).
+PLANNED: dict[int, str] = {
+    3: "01, 05", 5: "11", 6: "06", 7: "03", 8: "02", 9: "04", 10: "04", 11: "07, 12, 13",
+    12: "15, 16", 13: "09", 14: "09", 15: "09", 16: "10", 17: "10", 18: "10", 19: "01, 06",
+    20: "17", 21: "06", 22: "08, 14", 23: "12",
+}
+
+_HEADING = re.compile(r"^#\s+#+\s+(?P<text>.+?)\s*$")
+
+
+def notebooks_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def headings(chapter: str, folder: Path | None = None) -> list[str]:
+    """The markdown headings of a jupytext chapter (lines like ``# ## Title`` in its .py)."""
+    path = (folder or notebooks_dir()) / f"{chapter}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"chapter {chapter!r} not found at {path}")
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = _HEADING.match(line)
+        if match:
+            found.append(match.group("text"))
+    return found
+
+
+def missing_sections(folder: Path | None = None) -> list[str]:
+    """Every (question, chapter, heading) in the map that does not exist: empty when sound."""
+    problems = []
+    for question, sections in FAQ_MAP.items():
+        for chapter, heading in sections:
+            try:
+                if heading not in headings(chapter, folder):
+                    problems.append(f"Q{question}: {chapter} has no section {heading!r}")
+            except FileNotFoundError as err:
+                problems.append(f"Q{question}: {err}")
+    return problems
+
+
+def coverage() -> tuple[int, int]:
+    return sum(1 for q in QUESTIONS if FAQ_MAP.get(q)), len(QUESTIONS)
+
+
+def main() -> int:
+    answered, total = coverage()
+    for q, question in QUESTIONS.items():
+        print(f"Q{q:>2}. {question}")
+        if q in FAQ_MAP:
+            for chapter, heading in FAQ_MAP[q]:
+                print(f"       -> notebooks/{chapter}.py :: {heading}")
+        else:
+            print(f"       (not answered yet; planned in chapter {PLANNED.get(q, '?')})")
+    print(f"\ncoverage: {answered}/{total}")
+    problems = missing_sections()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

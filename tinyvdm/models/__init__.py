@@ -1,0 +1,1 @@
+"""Networks, one family per module. Samplers and training loops live elsewhere."""

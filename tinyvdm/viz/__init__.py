@@ -1,0 +1,39 @@
+"""Pictures, animations and widgets for videos: how every chapter shows its results.
+
+- ``frames``: tensors to uint8 frames, mosaics and frame-grid figures.
+- ``animation``: inline GIF animations that survive static viewers; GIF and MP4 files.
+- ``widgets``: live widgets with a static PNG in the same output; the dataset browser.
+- ``figures``: where chapter outputs go, and atomic saving.
+"""
+
+from tinyvdm.viz.animation import animate, gif_bytes, save_gif, save_mp4
+from tinyvdm.viz.figures import atomic_path, output_dir, savefig
+from tinyvdm.viz.frames import frame_grid, grid_image, side_by_side, to_uint8
+from tinyvdm.viz.widgets import (
+    DatasetBrowser,
+    FrameScrubber,
+    display_with_fallback,
+    fallback_bundle,
+    figure_png,
+    overlay_frame,
+)
+
+__all__ = [
+    "DatasetBrowser",
+    "FrameScrubber",
+    "animate",
+    "atomic_path",
+    "display_with_fallback",
+    "fallback_bundle",
+    "figure_png",
+    "frame_grid",
+    "gif_bytes",
+    "grid_image",
+    "output_dir",
+    "overlay_frame",
+    "save_gif",
+    "save_mp4",
+    "savefig",
+    "side_by_side",
+    "to_uint8",
+]
