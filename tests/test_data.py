@@ -269,6 +269,14 @@ def test_render_matches_a_naive_full_frame_renderer():
         assert ((video > -0.99) & (video < 0.8)).any()
 
 
+def test_render_puts_later_objects_on_top():
+    trajectory = torch.full((1, 2, 2), 16.0)  # two squares in the same place
+    video, masks = render(trajectory, ["square", "square"], ["red", "blue"], [4.0, 4.0], 32)
+    assert video[0, :, 16, 16].tolist() == pytest.approx([2 * c - 1 for c in COLOURS["blue"]])
+    assert masks[0, 0].sum() == masks[0, 1].sum() == 64  # an 8 x 8 square, pixel-aligned
+    assert (video[0, :, 0, 0] == -1).all()
+
+
 def test_rerender_with_other_colours_keeps_the_motion():
     ds = BouncingShapes(4, max_objects=2, min_objects=2)
     item = ds[1]
@@ -282,6 +290,12 @@ def test_rerender_with_other_colours_keeps_the_motion():
         item["trajectory"][:, :2], shapes, others, item["radius"][:2], 32
     )
     assert torch.equal(same_masks, masks) and not torch.allclose(recoloured, video)
+    as_rgb, _ = render(item["trajectory"][:, :2], shapes, [COLOURS[c] for c in colours],
+                       item["radius"][:2], 32)
+    assert torch.equal(as_rgb, video)
+    as_index, _ = render(item["trajectory"][:, :2], item["shape"][:2], item["colour"][:2],
+                         item["radius"][:2], 32)
+    assert torch.equal(as_index, video)
     with pytest.raises(ValueError, match="n=2 objects"):
         render(item["trajectory"][:, :2], shapes[:1], colours, item["radius"][:2], 32)
 
@@ -481,6 +495,14 @@ def test_moving_digits_determinism_and_disjoint_splits():
     assert len(split_indices("train")) + len(split_indices("test")) == 1797
 
 
+def test_moving_digits_batches_collate():
+    ds = MovingDigits(6, frames=3, size=16, num_digits=2)
+    batch = ds.batch([1, 4])
+    assert batch["video"].shape == (2, 3, 1, 16, 16) and batch["digits"].shape == (2, 2)
+    assert batch["caption"] == [ds[1]["caption"], ds[4]["caption"]]
+    assert_items_equal(next(iter(DataLoader(ds, batch_size=2))), ds.batch([0, 1]))
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(size=8), "size must be in 16..64"),
     (dict(frames=0), "frames must be >= 1"),
@@ -579,6 +601,9 @@ def test_numpy_videos_errors_name_the_file(tmp_path):
     truncated.write_bytes(truncated.read_bytes()[:300])
     with pytest.raises(ValueError, match="truncated.npy"):
         NumpyVideos(truncated)
+    np.savez(tmp_path / "archive.npz", clips=np.zeros((2, 3, 8, 8), dtype=np.uint8))
+    with pytest.raises(ValueError, match="archive.npz is an archive"):
+        NumpyVideos(tmp_path / "archive.npz")
     np.save(tmp_path / "flat.npy", np.zeros((4, 16, 16), dtype=np.uint8))
     with pytest.raises(ValueError, match="flat.npy.*shape \\(4, 16, 16\\).*n t h w"):
         NumpyVideos(tmp_path / "flat.npy")

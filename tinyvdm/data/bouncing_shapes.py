@@ -328,6 +328,13 @@ def _signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, radius: float) 
 
 
 def _rgb(colour) -> np.ndarray:
+    """A colour name, an index into :data:`COLOUR_NAMES` or an RGB triple, as float32 ``(3,)``."""
+    if isinstance(colour, torch.Tensor) and colour.ndim == 0:
+        colour = colour.item()
+    if isinstance(colour, (int, np.integer)) and not isinstance(colour, bool):
+        if not 0 <= colour < len(COLOUR_NAMES):
+            raise ValueError(f"colour index must be in 0..{len(COLOUR_NAMES) - 1}, got {colour}")
+        colour = COLOUR_NAMES[colour]
     if isinstance(colour, str):
         if colour not in COLOURS:
             raise ValueError(
@@ -336,17 +343,19 @@ def _rgb(colour) -> np.ndarray:
         colour = COLOURS[colour]
     rgb = np.asarray(colour, dtype=np.float32)
     if rgb.shape != (3,) or rgb.min() < 0 or rgb.max() > 1:
-        raise ValueError(f"colour must be a name or an RGB triple in [0, 1], got {colour!r}")
+        raise ValueError(
+            f"colour must be a name, an index or an RGB triple in [0, 1], got {colour!r}"
+        )
     return rgb
 
 
-def _render_numpy(trajectory: np.ndarray, shapes, rgbs, radii, size: int, slots: int | None = None):
+def _render_numpy(trajectory: np.ndarray, shapes, rgbs, radii, size: int,
+                  slots: int | None = None):
     """:func:`render` on numpy arrays, without checks: the data set's fast path.
-
-    ``slots`` (default ``n``) sizes the masks' object axis, leaving the extra slots empty.
 
     Each object is drawn only inside a square window around it that holds every pixel it can
     touch, which at 64 pixels is a sixth of the frame's area: the same picture for less work.
+    ``slots`` (default ``n``) sizes the masks' object axis, leaving the extra slots empty.
     """
     frames, n = trajectory.shape[:2]
     # Flat per channel while compositing, so a window is one 1-D gather per channel: far faster
@@ -361,21 +370,21 @@ def _render_numpy(trajectory: np.ndarray, shapes, rgbs, radii, size: int, slots:
         # How far from its centre an object can colour a pixel: the triangle's base corners sit
         # 1.155 r out, and the anti-aliased fringe at its 60-degree corners reaches 1 px further.
         reach = 1.16 * radius + 1.5
-        width = min(size, math.ceil(2 * reach) + 1)
+        side = min(size, math.ceil(2 * reach) + 1)
         corner = np.floor(trajectory[:, j] - reach).astype(np.int64)  # (t, 2) window's (x, y)
-        corner = np.minimum(np.maximum(corner, 0), size - width)  # np.clip, minus its overhead
-        offsets = np.arange(width)
-        cols = corner[:, 0, None] + offsets  # (t, width)
-        rows = corner[:, 1, None] + offsets  # (t, width)
-        dx = (cols + 0.5).astype(np.float32) - trajectory[:, j, 0, None]  # (t, width)
-        dy = (rows + 0.5).astype(np.float32) - trajectory[:, j, 1, None]  # (t, width)
-        distance = _signed_distance(shapes[j], dx[:, None, :], dy[:, :, None], radius)
-        # distance: (t, width, width)
+        corner = np.minimum(np.maximum(corner, 0), size - side)  # np.clip, minus its overhead
+        offsets = np.arange(side)
+        cols = corner[:, 0, None] + offsets  # (t, side)
+        rows = corner[:, 1, None] + offsets  # (t, side)
+        dx = (cols + 0.5).astype(np.float32) - trajectory[:, j, 0, None]  # (t, side)
+        dy = (rows + 0.5).astype(np.float32) - trajectory[:, j, 1, None]  # (t, side)
+        # (t, side, side): pixel centres in the window against this object
+        distance = _signed_distance(shapes[j], dx[:, None], dy[..., None], radius)
         # Anti-aliasing: the share of a pixel a straight edge at this distance would cover.
         coverage = np.minimum(np.maximum(0.5 - distance, 0.0), 1.0)
         rows, cols = rows[:, :, None], cols[:, None, :]
         flags[((frame * slots + j) * size + rows) * size + cols] = distance < 0  # coverage > 0.5
-        window = (frame * size + rows) * size + cols  # (t, width, width) into t h w
+        window = (frame * size + rows) * size + cols  # (t, side, side) into t h w
         for channel, value in enumerate(2.0 * rgbs[j] - 1.0):  # colour in [-1, 1]
             plane = canvas[channel]
             patch = plane[window]
@@ -396,7 +405,8 @@ def render(trajectory, shapes, colours, radii, size: int):
     Args:
         trajectory: ``(t, n, 2)`` centres ``(x, y)`` in pixels.
         shapes: ``n`` names from :data:`SHAPES` (or indices into it).
-        colours: ``n`` names from :data:`COLOURS` or RGB triples in ``[0, 1]``.
+        colours: ``n`` names from :data:`COLOURS`, indices into ``tuple(COLOURS)`` (the
+            items' ``colour`` values) or RGB triples in ``[0, 1]``.
         radii: ``(n,)`` pixels.
         size: side of the square frame in pixels.
 
@@ -502,7 +512,7 @@ def _size_word(radius: float, radius_range: tuple[float, float]) -> str:
 
 
 def _caption(shapes, colours, radii, directions, bounces, radius_range) -> str:
-    """Plain English for the present objects; ``bounces`` is ``(t, n)`` bit flags."""
+    """Plain English for the ``n`` present objects; ``bounces`` is ``(t, >= n)`` bit flags."""
     parts = []
     for j in range(len(shapes)):
         walls = []

@@ -93,14 +93,16 @@ class NumpyVideos(Dataset):
         self._array = array
 
     def _open(self) -> np.ndarray:
+        expected = f"expected a .npy file holding a uint8 or float array laid out one of {LAYOUTS}"
         try:
             # mmap_mode="r": only the clips asked for are read from disk.
-            return np.load(self.path, mmap_mode="r", allow_pickle=False)
+            array = np.load(self.path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as error:
-            raise ValueError(
-                f"could not read {self.path} as a .npy array ({error}); expected a uint8 or float "
-                f"array laid out one of {LAYOUTS}"
-            ) from error
+            message = f"could not read {self.path} as a .npy array ({error}); {expected}"
+            raise ValueError(message) from error
+        if not isinstance(array, np.ndarray):  # an .npz archive opens as a dict of arrays
+            raise ValueError(f"{self.path} is an archive of several arrays, not one; {expected}")
+        return array
 
     def __getstate__(self) -> dict:
         # DataLoader workers reopen the memory map rather than receive a pickled copy of the data.

@@ -12,11 +12,12 @@ A fixed split keeps the two sets apart: the first 1440 scans are ``"train"``, th
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from tinyvdm.data.bouncing_shapes import MAX_SIZE, MIN_SIZE, _check_int, bounce_step
 
@@ -131,6 +132,10 @@ class MovingDigits(Dataset):
         if not 0 <= index < self.n:
             raise IndexError(f"index must be in 0..{self.n - 1}, got {index}")
         return self._generate(np.random.default_rng([self.seed, int(index)]))
+
+    def batch(self, indices: Sequence[int]) -> dict:
+        """Items ``indices`` collated into one dict of batched tensors (captions: a list)."""
+        return default_collate([self[i] for i in indices])
 
     def _generate(self, rng: np.random.Generator) -> dict:
         t, size, m, g = self.frames, self.size, self.num_digits, self.glyph_size
