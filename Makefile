@@ -45,16 +45,20 @@ lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
 	  --LabApp.default_url=/lab/tree/notebooks/00_video_as_data.py $(LAB_ARGS)
 
-unit: setup
-	$(VPY) -m pytest tests $(PYTEST_ARGS)
-
+UNIT_TESTS = $(VPY) -m pytest tests $(PYTEST_ARGS)
 # Chapters and exercises run in the smoke profile: every training cell runs, only smaller.
-notebooks: setup
-	TINYVDM_PROFILE=smoke $(VPY) -m pytest --nbval-lax notebooks exercises $(PYTEST_ARGS)
+NOTEBOOK_TESTS = TINYVDM_PROFILE=smoke $(VPY) -m pytest --nbval-lax --nbval-current-env notebooks exercises $(PYTEST_ARGS)
 
+unit: setup
+	$(UNIT_TESTS)
+
+notebooks: setup
+	$(NOTEBOOK_TESTS)
+
+# Unit tests first: a broken library fails in seconds, before any notebook starts a kernel.
 test: setup
-	$(VPY) -m pytest tests $(PYTEST_ARGS)
-	TINYVDM_PROFILE=smoke $(VPY) -m pytest --nbval-lax notebooks exercises $(PYTEST_ARGS)
+	$(UNIT_TESTS)
+	$(NOTEBOOK_TESTS)
 
 blank-exercises: setup
 	$(VPY) -m tinyvdm.exercises blank

@@ -52,7 +52,7 @@ FRAMES, SIZE = 8, 32
 SIZES = dict(
     train_clips=profile.pick(smoke=256, cpu=4096, gpu=16384),
     test_clips=profile.pick(smoke=256, cpu=1024, gpu=4096),
-    steps=profile.pick(smoke=40, cpu=500, gpu=1500),
+    steps=profile.pick(smoke=40, cpu=600, gpu=1500),
     batch_size=profile.pick(smoke=32, cpu=64, gpu=128),
     width=profile.pick(smoke=8, cpu=16, gpu=32),
 )
@@ -171,15 +171,16 @@ plt.show()
 # Task: from an 8-frame clip of one shape, tell which of 8 compass directions it started moving
 # in. Two networks of the same size, trained the same way:
 #
-# - **frames as a bag**: 2-D convolutions inside each frame, then the average over frames. It
-#   sees every frame but not their order.
-# - **space-time**: the same, plus a convolution across neighbouring frames in every block
-#   (a factorised "(2+1)-D" network, the same idea the video UNet of chapter 07 uses).
+# - **frames as a bag**: a 2-D convolutional encoder turns each frame into a vector, and the
+#   vectors are averaged over frames. It sees every frame, but not their order.
+# - **space-time**: the same, plus one convolution across neighbouring frames before the
+#   average (a factorised "2-D in space, then 1-D in time" design, the idea the video UNet of
+#   chapter 07 builds on).
 #
-# A bag of frames shows *where* the object has been, which gives the axis of motion (the
-# positions line up), but not which end of the line came first. So we expect the bag to get the
-# axis right and guess the sign: about 50% on 8 directions, with its errors being the *opposite*
-# direction. The space-time network should solve the task.
+# A bag of frames shows *where* the object has been, so at best it can find the line it moved
+# along (the positions line up), never which end of the line came first: even a perfect bag
+# would have to toss a coin between "left" and "right", which caps it at 50%. The space-time
+# network has no such limit.
 
 # %%
 def direction_dataset(n, seed):
@@ -199,10 +200,10 @@ print("class counts:", torch.bincount(train_labels, minlength=8).tolist())
 results = {}
 for name, temporal in [("frames as a bag", False), ("space-time", True)]:
     seed_everything(0)
-    model = ClipClassifier(num_classes=len(DIRECTIONS), width=SIZES["width"], temporal=temporal).to(profile.device)
+    model = ClipClassifier(num_classes=len(DIRECTIONS), size=SIZE, width=SIZES["width"], temporal=temporal)
     fit = fit_classifier(
         model, train_videos, train_labels, steps=SIZES["steps"], batch_size=SIZES["batch_size"],
-        device=profile.device,
+        lr=3e-3, device=profile.device,
     )
     predictions = predict(model, test_videos)
     results[name] = dict(
@@ -214,11 +215,9 @@ for name, temporal in [("frames as a bag", False), ("space-time", True)]:
           f"{results[name]['parameters']:,} parameters, {fit.seconds:.0f} s ({fit.clips_per_second:,.0f} clips/s)")
 
 # %%
-def opposite_share(predictions, labels):
-    """Of the wrong predictions, the share that named the exact opposite direction."""
-    wrong = predictions != labels
-    opposite = predictions == (labels + 4) % 8
-    return (opposite & wrong).sum().item() / max(wrong.sum().item(), 1)
+def axis_accuracy(predictions, labels):
+    """Right line of motion, either way along it: the label or its exact opposite."""
+    return ((predictions == labels) | (predictions == (labels + 4) % 8)).float().mean().item()
 
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -240,13 +239,15 @@ savefig(fig, CHAPTER, "motion_classifier")
 plt.show()
 
 bag, spacetime = results["frames as a bag"], results["space-time"]
-bag_opposite = opposite_share(bag["predictions"], test_labels)
-print(f"bag of frames: {bag_opposite:.0%} of its mistakes name the opposite direction")
+for result in results.values():
+    result["axis"] = axis_accuracy(result["predictions"], test_labels)
+print(f"right line of motion (either way): bag {bag['axis']:.0%}, space-time {spacetime['axis']:.0%} (chance 25%)")
 
 # %% [markdown]
-# The bag's confusion matrix has a second diagonal: "left" taken for "right", "up" for "down".
-# It knows the line the object travelled along, not the way it went. Reverse a clip in time
-# and the bag cannot even tell the difference, by construction:
+# The space-time network's confusion matrix is a clean diagonal. The bag's is smeared: with
+# the same budget it learned only a little about the line of motion (its "right line" score is
+# above chance) and nothing about the way along it. And by construction it cannot tell a clip
+# from the same clip played backwards:
 
 # %%
 clip = test_videos[:8].to(profile.device)
@@ -302,7 +303,7 @@ assert (futures[:, -1] - futures[0, -1]).abs().amax() > 0.5  # ... many last fra
 fig = frame_grid(torch.stack([pair_item["video"], edited]), titles=[f"source: {pair_item['caption']}", "video-to-video: same motion, new look"])
 savefig(fig, CHAPTER, "video_to_video_pair")
 plt.show()
-fig = frame_grid(futures, titles=[f"image-to-video: future {k + 1} of the same first frame" for k in range(4)])
+fig = frame_grid(futures, titles=[f"image-to-video: future {k + 1}" for k in range(4)])
 savefig(fig, CHAPTER, "image_to_video_futures")
 plt.show()
 
@@ -368,11 +369,11 @@ caption) and meaning to video (generation: from text, an image, a clip, sound or
 built from deep networks over space *and* time, language models for text, and generative
 models. The defining property of video is that frame order carries information. Measured here:
 on {len(test_labels)} test clips, a network that saw all {FRAMES} frames as an unordered bag
-named the direction of motion {bag['accuracy']:.0%} of the time (chance: 12.5%; {bag_opposite:.0%}
-of its mistakes were the exact opposite direction), while the same network with convolutions
-across time reached **{spacetime['accuracy']:.0%}** ({spacetime['parameters']:,} vs
+named the direction of motion {bag['accuracy']:.0%} of the time (chance 12.5%; right line,
+either way: {bag['axis']:.0%}, chance 25%), while the same network with one convolution across
+time reached **{spacetime['accuracy']:.0%}** ({spacetime['parameters']:,} vs
 {bag['parameters']:,} parameters, {spacetime['fit'].seconds:.0f} s of training on
-{profile.device.type}). The FAQ's pairing of reinforcement learning with editing is not
+{profile.device.type}). Played backwards, a clip gives the bag exactly the same output. The FAQ's pairing of reinforcement learning with editing is not
 right: RL's place is in tuning generators against rewards and planning in world models.
 
 **Q2 — Directions of video generation.** They are set by the conditioning signal: text-to-video
@@ -390,12 +391,13 @@ display(Markdown(answer))
 
 # %%
 # What the learner should have seen (the smoke profile only proves the cells run).
-min_spacetime, max_bag = profile.pick(smoke=(0.0, 1.0), cpu=(0.90, 0.70), gpu=(0.95, 0.70))
+# The bag's ceiling is 50% (it cannot know the sign), whatever the profile.
+min_spacetime = profile.pick(smoke=0.0, cpu=0.85, gpu=0.9)
 assert spacetime["accuracy"] >= min_spacetime, f"space-time classifier: {spacetime['accuracy']:.1%}"
-assert bag["accuracy"] <= max_bag, f"bag of frames should not solve the task: {bag['accuracy']:.1%}"
+assert bag["accuracy"] <= 0.5 + 0.05, f"bag of frames beat its 50% ceiling: {bag['accuracy']:.1%}"
 if not profile.is_smoke:
-    assert spacetime["accuracy"] > bag["accuracy"] + 0.2
-    assert bag_opposite > 0.5, "the bag's mistakes should be mostly the opposite direction"
+    assert spacetime["accuracy"] > bag["accuracy"] + 0.3
+    assert spacetime["axis"] >= spacetime["accuracy"] and bag["axis"] >= bag["accuracy"]
 
 # %% [markdown]
 # ## Summary

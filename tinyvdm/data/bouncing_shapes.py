@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, default_collate
+
+from tinyvdm.data.base import SeededClips
 
 SHAPES = ("circle", "square", "triangle")
 
@@ -534,7 +534,7 @@ def _caption(shapes, colours, radii, directions, bounces, radius_range) -> str:
 # The data set
 
 
-class BouncingShapes(Dataset):
+class BouncingShapes(SeededClips):
     """``n`` clips of bouncing shapes, item ``i`` drawn from ``default_rng([seed, i])``.
 
     ``BouncingShapes(256, frames=16, max_objects=3)`` builds the config from keywords;
@@ -585,26 +585,10 @@ class BouncingShapes(Dataset):
         self.config = config
         self.seed = seed
 
-    def __len__(self) -> int:
-        return self.n
 
     def __repr__(self) -> str:
         return f"BouncingShapes(n={self.n}, seed={self.seed}, config={self.config})"
 
-    def __getitem__(self, index: int) -> dict:
-        if isinstance(index, torch.Tensor):
-            index = int(index)
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        if index < 0:
-            index += self.n
-        if not 0 <= index < self.n:
-            raise IndexError(f"index must be in 0..{self.n - 1}, got {index}")
-        return self._generate(np.random.default_rng([self.seed, int(index)]))
-
-    def batch(self, indices: Sequence[int]) -> dict:
-        """Items ``indices`` collated into one dict of batched tensors (captions: a list)."""
-        return default_collate([self[i] for i in indices])
 
     # The draws below come in a fixed order, and those for actions come last, so a clip with
     # pushes starts exactly like the same clip without them.

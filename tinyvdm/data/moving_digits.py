@@ -12,13 +12,12 @@ A fixed split keeps the two sets apart: the first 1440 scans are ``"train"``, th
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset, default_collate
 
+from tinyvdm.data.base import SeededClips
 from tinyvdm.data.bouncing_shapes import MAX_SIZE, MIN_SIZE, _check_int, bounce_step
 
 SPLITS = ("train", "test")
@@ -71,7 +70,7 @@ def _glyphs(glyph_size: int) -> np.ndarray:
     return glyphs
 
 
-class MovingDigits(Dataset):
+class MovingDigits(SeededClips):
     """``n`` clips of handwritten digits bouncing in a box; item ``i`` from
     ``default_rng([seed, i])``.
 
@@ -112,8 +111,6 @@ class MovingDigits(Dataset):
         high = min(2.5 * size / 32, (size - glyph_size) / 2)
         self.speed_range = (min(size / 32, high), high)
 
-    def __len__(self) -> int:
-        return self.n
 
     def __repr__(self) -> str:
         return (
@@ -122,20 +119,6 @@ class MovingDigits(Dataset):
             f"glyph_size={self.glyph_size})"
         )
 
-    def __getitem__(self, index: int) -> dict:
-        if isinstance(index, torch.Tensor):
-            index = int(index)
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        if index < 0:
-            index += self.n
-        if not 0 <= index < self.n:
-            raise IndexError(f"index must be in 0..{self.n - 1}, got {index}")
-        return self._generate(np.random.default_rng([self.seed, int(index)]))
-
-    def batch(self, indices: Sequence[int]) -> dict:
-        """Items ``indices`` collated into one dict of batched tensors (captions: a list)."""
-        return default_collate([self[i] for i in indices])
 
     def _generate(self, rng: np.random.Generator) -> dict:
         t, size, m, g = self.frames, self.size, self.num_digits, self.glyph_size
