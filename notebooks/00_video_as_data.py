@@ -42,7 +42,7 @@ from IPython.display import Markdown, display
 
 from tinyvdm import get_profile, seed_everything
 from tinyvdm.data import COLOURS, DIRECTIONS, SHAPES, BouncingShapes, MovingDigits, bounce_step, render
-from tinyvdm.models.classifier import ClipClassifier, accuracy, fit_classifier, predict
+from tinyvdm.models.classifier import ClipClassifier, fit_classifier, predict
 from tinyvdm.viz import DatasetBrowser, animate, frame_grid, savefig
 
 profile = get_profile()
