@@ -8,6 +8,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.tinyvdm-installed
+TEST_STAMP := $(VENV)/.tinyvdm-test-installed
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 PYTEST_ARGS ?=
@@ -37,6 +38,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
+# Test-only packages (reference implementations the tests compare against): make test only.
+$(TEST_STAMP): requirements-test.txt constraints.txt $(STAMP)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt -c constraints.txt
+	@touch $@
+
 $(LAB_SETTINGS): tools/jupyterlab-overrides.json $(STAMP)
 	@mkdir -p $(dir $@)
 	@cp $< $@
@@ -49,14 +55,14 @@ UNIT_TESTS = $(VPY) -m pytest tests $(PYTEST_ARGS)
 # Chapters and exercises run in the smoke profile: every training cell runs, only smaller.
 NOTEBOOK_TESTS = TINYVDM_PROFILE=smoke $(VPY) -m pytest --nbval-lax --nbval-current-env notebooks exercises $(PYTEST_ARGS)
 
-unit: setup
+unit: setup $(TEST_STAMP)
 	$(UNIT_TESTS)
 
 notebooks: setup
 	$(NOTEBOOK_TESTS)
 
 # Unit tests first: a broken library fails in seconds, before any notebook starts a kernel.
-test: setup
+test: setup $(TEST_STAMP)
 	$(UNIT_TESTS)
 	$(NOTEBOOK_TESTS)
 

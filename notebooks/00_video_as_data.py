@@ -43,7 +43,7 @@ from IPython.display import Markdown, display
 from tinyvdm import get_profile, seed_everything
 from tinyvdm.data import COLOURS, DIRECTIONS, SHAPES, BouncingShapes, MovingDigits, bounce_step, render
 from tinyvdm.models.classifier import ClipClassifier, fit_classifier, predict
-from tinyvdm.viz import DatasetBrowser, animate, frame_grid, savefig
+from tinyvdm.viz import DatasetBrowser, animate, frame_grid, output_dir, save_gif, save_mp4, savefig
 
 profile = get_profile()
 seed_everything(0)
@@ -81,6 +81,9 @@ batch = shapes.batch(range(4))
 fig = frame_grid(batch["video"], titles=batch["caption"])
 savefig(fig, CHAPTER, "bouncing_shapes_grid")
 plt.show()
+# The same clips as files you can share: an animated GIF and an MP4 (written atomically).
+print(save_gif(batch["video"], output_dir(CHAPTER) / "bouncing_shapes.gif", fps=6, scale=4))
+print(save_mp4(batch["video"], output_dir(CHAPTER) / "bouncing_shapes.mp4", fps=6, scale=4))
 animate(batch["video"], fps=6, titles=batch["caption"])
 
 # %% [markdown]
