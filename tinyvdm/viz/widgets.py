@@ -275,6 +275,14 @@ def _show(element: widgets.Widget, visible: bool) -> None:
     element.layout.display = None if visible else "none"
 
 
+def _fix_size(image_widget: widgets.Image, image: np.ndarray) -> None:
+    """Show the picture at its own pixel size: a box layout would stretch it to the cell's width
+    and blur the upscaled pixels."""
+    width, height = f"{image.shape[1]}px", f"{image.shape[0]}px"
+    if image_widget.layout.width != width or image_widget.layout.height != height:
+        image_widget.layout.width, image_widget.layout.height = width, height
+
+
 class DatasetBrowser:
     """Scrub through a video dataset's samples and frames, with mask and trajectory overlays.
 
@@ -348,7 +356,9 @@ class DatasetBrowser:
         self.caption_label.value = html.escape(sample.caption or "")
 
     def _redraw(self) -> None:
-        self.image.value = _png(self.frame_image())
+        image = self.frame_image()
+        _fix_size(self.image, image)
+        self.image.value = _png(image)
 
     # Public views --------------------------------------------------------------------------------
 
@@ -431,6 +441,7 @@ class FrameScrubber:
         frame = self.frame_slider.value
         if frame not in self._png_cache:  # each frame is encoded once, however often it plays
             self._png_cache[frame] = _png(self._frames[frame])
+        _fix_size(self.image, self._frames[frame])
         self.image.value = self._png_cache[frame]
 
     def frame_image(self) -> np.ndarray:
