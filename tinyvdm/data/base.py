@@ -14,6 +14,15 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 
+def check_int(name: str, value, low: int, high: int | None) -> None:
+    """Raise ValueError unless ``value`` is an int in ``low..high`` (``high=None``: no upper bound)."""
+    valid = f">= {low}" if high is None else f"in {low}..{high}"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an int {valid}, got {value!r}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {valid}, got {value}")
+
+
 class SeededClips(Dataset, ABC):
     """Base class: subclasses set ``self.n`` and ``self.seed`` and implement ``_generate(rng)``."""
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tinyvdm.data.base import SeededClips
+from tinyvdm.data.base import SeededClips, check_int
 
 SHAPES = ("circle", "square", "triangle")
 
@@ -106,10 +106,10 @@ class BouncingShapesConfig:
         # Lists are accepted for convenience but stored as tuples, so the config stays hashable.
         object.__setattr__(self, "shapes", tuple(self.shapes))
         object.__setattr__(self, "colours", tuple(self.colours))
-        _check_int("frames", self.frames, 1, None)
-        _check_int("size", self.size, MIN_SIZE, MAX_SIZE)
-        _check_int("min_objects", self.min_objects, 1, MAX_OBJECTS)
-        _check_int("max_objects", self.max_objects, 1, MAX_OBJECTS)
+        check_int("frames", self.frames, 1, None)
+        check_int("size", self.size, MIN_SIZE, MAX_SIZE)
+        check_int("min_objects", self.min_objects, 1, MAX_OBJECTS)
+        check_int("max_objects", self.max_objects, 1, MAX_OBJECTS)
         if self.min_objects > self.max_objects:
             raise ValueError(
                 f"min_objects must be <= max_objects (both in 1..{MAX_OBJECTS}), got "
@@ -147,9 +147,9 @@ class BouncingShapesConfig:
             )
         if not (0.0 <= self.action_prob <= 1.0):
             raise ValueError(f"action_prob must be in [0, 1], got {self.action_prob}")
-        _check_int("fps", self.fps, 1, None)
+        check_int("fps", self.fps, 1, None)
         # The tone goes up to 880 Hz and the clicks to 1.5 kHz: keep both under Nyquist.
-        _check_int("audio_rate", self.audio_rate, 4000, None)
+        check_int("audio_rate", self.audio_rate, 4000, None)
 
     @property
     def radius_range(self) -> tuple[float, float]:
@@ -174,13 +174,6 @@ class BouncingShapesConfig:
         """Length of the soundtrack: ``frames * audio_rate // fps`` samples."""
         return self.frames * self.audio_rate // self.fps
 
-
-def _check_int(name: str, value, low: int, high: int | None) -> None:
-    valid = f">= {low}" if high is None else f"in {low}..{high}"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int {valid}, got {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {valid}, got {value}")
 
 
 def _check_names(name: str, values: tuple, valid: tuple[str, ...]) -> None:
@@ -469,8 +462,8 @@ def soundtrack(height, clicks, fps: int = 8, audio_rate: int = 8000) -> torch.Te
         raise ValueError(
             f"height and clicks must both have shape (t,), got {height.shape} and {clicks.shape}"
         )
-    _check_int("fps", fps, 1, None)
-    _check_int("audio_rate", audio_rate, 4000, None)
+    check_int("fps", fps, 1, None)
+    check_int("audio_rate", audio_rate, 4000, None)
     frames = height.shape[0]
     samples = frames * audio_rate // fps
     time = np.arange(samples) / audio_rate  # seconds
@@ -567,8 +560,8 @@ class BouncingShapes(SeededClips):
 
     def __init__(self, n: int = 1024, config: BouncingShapesConfig | None = None, seed: int = 0,
                  **config_overrides):
-        _check_int("n", n, 0, None)
-        _check_int("seed", seed, 0, None)
+        check_int("n", n, 0, None)
+        check_int("seed", seed, 0, None)
         if config is not None and not isinstance(config, BouncingShapesConfig):
             raise ValueError(
                 f"config must be a BouncingShapesConfig or None, got {type(config).__name__}"

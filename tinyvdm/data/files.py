@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from tinyvdm.data.bouncing_shapes import _check_int
+from tinyvdm.data.base import check_int
 
 LAYOUTS = ("n t h w", "t n h w", "n t h w c")
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -86,9 +86,9 @@ class NumpyVideos(Dataset):
         else:
             self.clips, self.length = array.shape[:2]
         if frames is not None:
-            _check_int("frames", frames, 1, self.length)
+            check_int("frames", frames, 1, self.length)
         if size is not None:
-            _check_int("size", size, 1, None)
+            check_int("size", size, 1, None)
         self.frames, self.size = frames, size
         self._array = array
 
@@ -166,9 +166,9 @@ class VideoFolder(Dataset):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"no folder at {str(self.root)!r}")
-        _check_int("frames", frames, 1, None)
-        _check_int("size", size, 1, None)
-        _check_int("frame_step", frame_step, 1, None)
+        check_int("frames", frames, 1, None)
+        check_int("size", size, 1, None)
+        check_int("frame_step", frame_step, 1, None)
         self.paths = sorted(
             p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
         )

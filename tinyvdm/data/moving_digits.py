@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tinyvdm.data.base import SeededClips
-from tinyvdm.data.bouncing_shapes import MAX_SIZE, MIN_SIZE, _check_int, bounce_step
+from tinyvdm.data.base import SeededClips, check_int
+from tinyvdm.data.bouncing_shapes import MAX_SIZE, MIN_SIZE, bounce_step
 
 SPLITS = ("train", "test")
 NUM_TRAIN = 1440  # of the 1797 scans; the rest are the test split
@@ -92,17 +92,17 @@ class MovingDigits(SeededClips):
 
     def __init__(self, n: int = 1024, frames: int = 10, size: int = 32, num_digits: int = 2,
                  seed: int = 0, split: str = "train", glyph_size: int | None = None):
-        _check_int("n", n, 0, None)
-        _check_int("frames", frames, 1, None)
-        _check_int("size", size, MIN_SIZE, MAX_SIZE)
-        _check_int("num_digits", num_digits, 1, MAX_DIGITS)
-        _check_int("seed", seed, 0, None)
+        check_int("n", n, 0, None)
+        check_int("frames", frames, 1, None)
+        check_int("size", size, MIN_SIZE, MAX_SIZE)
+        check_int("num_digits", num_digits, 1, MAX_DIGITS)
+        check_int("seed", seed, 0, None)
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if glyph_size is None:
             glyph_size = round(0.45 * size)
         # At least 4 free pixels each way, so that a digit has somewhere to move.
-        _check_int("glyph_size", glyph_size, 4, size - 4)
+        check_int("glyph_size", glyph_size, 4, size - 4)
         self.n, self.frames, self.size = n, frames, size
         self.num_digits, self.seed, self.split = num_digits, seed, split
         self.glyph_size = glyph_size
