@@ -7,6 +7,7 @@ any ``model(x, timestep[, cond])`` on any shape ``(b, ...)`` plugs into any samp
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import torch
@@ -42,7 +43,7 @@ def _model_device(model) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-class Sampler:
+class Sampler(ABC):
     """Base class: subclasses set ``self.timesteps`` (descending ints) and implement :meth:`step`."""
 
     timesteps: torch.Tensor
@@ -55,9 +56,10 @@ class Sampler:
         self.clip_x0 = bool(clip_x0)
         self.prediction = prediction
 
+    @abstractmethod
     def step(self, model_output: torch.Tensor, timestep: int, xt: torch.Tensor,
              generator: torch.Generator | None = None) -> StepOutput:
-        raise NotImplementedError
+        """One reverse step from ``xt`` at ``timestep``, given the model's output there."""
 
     def _check_step(self, model_output: torch.Tensor, timestep, xt: torch.Tensor) -> int:
         """Validate a step's arguments; return ``timestep`` as a Python int."""
