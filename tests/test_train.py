@@ -129,8 +129,11 @@ def test_atomic_save_leaves_no_temp_file_and_survives_a_failing_save(tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.pt"]
     before = torch.load(tmp_path / "latest.pt", weights_only=True)
 
-    def broken_save(obj, f, *args, **kwargs):
-        f.write(b"half a checkpoint")
+    def broken_save(obj, f, *args, **kwargs):  # writes part of the file, then fails
+        if hasattr(f, "write"):
+            f.write(b"half a checkpoint")
+        else:
+            Path(f).write_bytes(b"half a checkpoint")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)

@@ -35,7 +35,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -49,6 +48,8 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data import default_collate
 from tqdm.auto import tqdm
 
+from tinyvdm.data.base import check_int
+from tinyvdm.io import atomic_path
 from tinyvdm.profile import autocast, get_device
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -95,16 +96,16 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        _check_int("steps", self.steps, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("warmup_steps", self.warmup_steps, 0)
-        _check_int("ema_start", self.ema_start, 0)
-        _check_int("log_every", self.log_every, 1)
-        _check_int("checkpoint_every", self.checkpoint_every, 1)
-        _check_int("seed", self.seed, 0)
-        _check_int("num_workers", self.num_workers, 0)
+        check_int("steps", self.steps, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("warmup_steps", self.warmup_steps, 0)
+        check_int("ema_start", self.ema_start, 0)
+        check_int("log_every", self.log_every, 1)
+        check_int("checkpoint_every", self.checkpoint_every, 1)
+        check_int("seed", self.seed, 0)
+        check_int("num_workers", self.num_workers, 0)
         if self.preview_every is not None:
-            _check_int("preview_every", self.preview_every, 1)
+            check_int("preview_every", self.preview_every, 1)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
@@ -126,13 +127,6 @@ class TrainConfig:
             self.checkpoint_dir = str(self.checkpoint_dir)
 
 
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-
-
 def lr_at(config: TrainConfig, step: int) -> float:
     """The learning rate of optimizer step ``step`` (0-based): linear warm-up, then constant or cosine.
 
@@ -140,7 +134,7 @@ def lr_at(config: TrainConfig, step: int) -> float:
     uses ``lr * (s + 1) / warmup``. After warm-up, ``"cosine"`` decays to ``min_lr_ratio * lr`` at
     ``config.steps`` and stays there if training continues past it.
     """
-    _check_int("step", step, 0)
+    check_int("step", step, 0)
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     if config.lr_schedule == "constant":
@@ -354,7 +348,7 @@ class Trainer:
             if steps <= 0:
                 return self
         else:
-            _check_int("steps", steps, 1)
+            check_int("steps", steps, 1)
         self.interrupted = False
         target = self.step + steps
         config = self.config
@@ -571,18 +565,8 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
 
 
 def _atomic_save(state: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(handle.name)
-        raise
+    with atomic_path(path, fsync=True) as tmp:
+        torch.save(state, tmp)
 
 
 def _unpack_loss(output) -> tuple[torch.Tensor, dict[str, float]]:

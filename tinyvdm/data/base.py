@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 
-def check_int(name: str, value, low: int, high: int | None) -> None:
+def check_int(name: str, value, low: int, high: int | None = None) -> None:
     """Raise ValueError unless ``value`` is an int in ``low..high`` (``high=None``: no upper bound)."""
     valid = f">= {low}" if high is None else f"in {low}..{high}"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -8,14 +8,13 @@ second kernel) sees the old file or the new one, never half of one.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 from matplotlib.figure import Figure
+
+from tinyvdm.io import atomic_path
 
 DPI = 110
 _OTHER_FORMATS = {".jpg", ".jpeg", ".pdf", ".svg", ".gif", ".mp4", ".webp", ".tif", ".tiff"}
@@ -60,26 +59,6 @@ def output_dir(chapter: str) -> Path:
     folder = root / chapter
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a fresh temporary path beside ``path``; on success it replaces ``path`` at once.
-
-    The temporary file keeps ``path``'s suffix so writers that pick a format from the name
-    (Pillow, ffmpeg) still do; on any error it is removed and ``path`` is left untouched.
-    Parent folders are created.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder as the target: os.replace is only atomic within one file system. A fresh
-    # name rather than mkstemp, so the writer creates the file with the usual permissions.
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def savefig(fig: Figure, chapter: str, name: str) -> Path:
