@@ -1,0 +1,33 @@
+"""Metrics: every number a chapter reports.
+
+- :mod:`~tinyvdm.metrics.scene`: a rule-based checker for generated bouncing-shapes clips.
+- :mod:`~tinyvdm.metrics.image`: PSNR and SSIM per frame.
+- :mod:`~tinyvdm.metrics.frechet`: the Fréchet distance behind FID and FVD.
+"""
+
+from tinyvdm.metrics.frechet import (
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_from_features,
+)
+from tinyvdm.metrics.image import gaussian_window, psnr, ssim, ssim_map
+from tinyvdm.metrics.scene import (
+    BatchReport,
+    Detection,
+    FrameAnalysis,
+    SceneConfig,
+    SceneReport,
+    Track,
+    analyse_frame,
+    check_batch,
+    check_clip,
+    detect_objects,
+    track,
+)
+
+__all__ = [
+    "BatchReport", "Detection", "FrameAnalysis", "SceneConfig", "SceneReport", "Track",
+    "analyse_frame", "check_batch", "check_clip", "detect_objects", "feature_statistics",
+    "frechet_distance", "frechet_distance_from_features", "gaussian_window", "psnr", "ssim",
+    "ssim_map", "track",
+]
