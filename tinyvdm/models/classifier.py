@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
-from tqdm.auto import tqdm
+from torch.utils.data import TensorDataset
+
+from tinyvdm.train import TrainConfig, Trainer
 
 
 class FrameEncoder(nn.Module):
@@ -86,6 +88,11 @@ class FitResult:
     clips_per_second: float
 
 
+def _cross_entropy(model: nn.Module, batch, generator) -> torch.Tensor:
+    videos, labels = batch
+    return F.cross_entropy(model(videos), labels)
+
+
 def fit_classifier(
     model: nn.Module,
     videos: torch.Tensor,
@@ -98,10 +105,10 @@ def fit_classifier(
     device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> FitResult:
-    """Train ``model`` on ``videos (n, t, c, h, w)`` and ``labels (n,)`` with AdamW and cross-entropy.
+    """Train ``model`` on ``videos (n, t, c, h, w)`` and ``labels (n,)`` with cross-entropy.
 
-    A deliberately plain loop (random minibatches, cosine learning-rate decay): chapter 00 has no
-    need for the course's full trainer, which arrives with the diffusion chapters.
+    A shortcut through the course's one training loop (:class:`tinyvdm.train.Trainer`): AdamW,
+    a cosine learning-rate decay, no EMA and no checkpoints, for tensors already in memory.
     """
     if videos.ndim != 5 or labels.shape != videos.shape[:1]:
         raise ValueError(
@@ -109,27 +116,20 @@ def fit_classifier(
         )
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
-    device = torch.device(device)
-    model.to(device).train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
-    gen = torch.Generator().manual_seed(seed)
-    losses = []
+    config = TrainConfig(
+        steps=steps, batch_size=batch_size, lr=lr, weight_decay=1e-4, lr_schedule="cosine",
+        grad_clip=None, seed=seed, device=str(device), progress=progress,
+    )
+    trainer = Trainer(model, _cross_entropy, TensorDataset(videos, labels), config)
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc="training", disable=not progress, mininterval=1.0)
-    for _ in bar:
-        index = torch.randint(0, len(videos), (batch_size,), generator=gen)
-        x, y = videos[index].to(device), labels[index].to(device)
-        loss = F.cross_entropy(model(x), y)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+    trainer.fit()
     seconds = time.perf_counter() - start
     model.eval()
-    return FitResult(losses=losses, seconds=seconds, clips_per_second=steps * batch_size / seconds)
+    return FitResult(
+        losses=[entry["loss"] for entry in trainer.history],
+        seconds=seconds,
+        clips_per_second=steps * batch_size / seconds,
+    )
 
 
 @torch.no_grad()
