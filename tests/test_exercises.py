@@ -1,12 +1,11 @@
 """The exercise mechanism, and every check shown to reject plausible wrong answers."""
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
-from einops import rearrange
 
 from tinyvdm.exercises import EXERCISES, check, grade, score, strip_solutions
 from tinyvdm.exercises.registry import EXPECT_ENV, _load_all
@@ -15,75 +14,21 @@ from tinyvdm.exercises.strip import count_solutions, write_blanks
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# ---- chapter 00: right and wrong versions --------------------------------------------------
-
-def to_unit_range_right(frames):
-    return rearrange(frames.float() / 127.5 - 1, "t h w c -> t c h w")
-
-
-def frames_to_grid_right(videos):
-    return rearrange(videos, "b t c h w -> c (b h) (t w)")
-
-
-def bounce_step_right(position, velocity, radius, size):
-    low = radius[:, None]
-    high = size - low
-    moved = position + velocity
-    below, above = moved < low, moved > high
-    moved = torch.where(below, 2 * low - moved, torch.where(above, 2 * high - moved, moved))
-    return moved, torch.where(below | above, -velocity, velocity)
+def _load_cases():
+    # One module of right and wrong answers per chapter, in tests/exercise_cases/chNN.py.
+    right, wrong = {}, {}
+    for path in sorted((ROOT / "tests" / "exercise_cases").glob("ch[0-9][0-9].py")):
+        spec = importlib.util.spec_from_file_location(f"exercise_cases_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, table, into in (("RIGHT", module.RIGHT, right), ("WRONG", module.WRONG, wrong)):
+            clash = set(table) & set(into)
+            assert not clash, f"{path.name}: {name} repeats {sorted(clash)}"
+            into.update(table)
+    return right, wrong
 
 
-def bounce_clamp(position, velocity, radius, size):  # stops at the wall instead of reflecting
-    low = radius[:, None].expand_as(position)
-    moved = torch.minimum(torch.maximum(position + velocity, low), size - low)
-    hit = (position + velocity < low) | (position + velocity > size - low)
-    return moved, torch.where(hit, -velocity, velocity)
-
-
-def bounce_no_flip(position, velocity, radius, size):  # reflects position, keeps velocity
-    moved, _ = bounce_step_right(position, velocity, radius, size)
-    return moved, velocity
-
-
-def bounce_off_by_radius(position, velocity, radius, size):  # walls at 0 and size, ignoring r
-    return bounce_step_right(position, velocity, torch.zeros_like(radius), size)
-
-
-def bounce_flip_both_axes(position, velocity, radius, size):  # a hit flips x and y
-    moved, new_velocity = bounce_step_right(position, velocity, radius, size)
-    hit = (new_velocity != velocity).any(dim=1, keepdim=True)
-    return moved, torch.where(hit, -velocity, velocity)
-
-
-def bounce_in_place(position, velocity, radius, size):  # right numbers, but returns a list
-    return list(bounce_step_right(position, velocity, radius, size))
-
-
-RIGHT = {
-    "00.to_unit_range": to_unit_range_right,
-    "00.frames_to_grid": frames_to_grid_right,
-    "00.bounce_step": bounce_step_right,
-}
-
-WRONG = {
-    "00.to_unit_range": [
-        lambda f: rearrange(f.float() / 255, "t h w c -> t c h w"),  # [0, 1], not [-1, 1]
-        lambda f: rearrange(f.float() / 127.5, "t h w c -> t c h w") - 1 + 1 / 127.5,  # off by one level
-        lambda f: rearrange(f.float() / 127.5 - 1, "t h w c -> t c w h"),  # h and w swapped
-        lambda f: f.float() / 127.5 - 1,  # layout unchanged
-        lambda f: rearrange(f.double() / 127.5 - 1, "t h w c -> t c h w").round(),  # quantised
-        lambda f: rearrange((f / 127.5 - 1).to(torch.uint8), "t h w c -> t c h w"),  # integer dtype
-    ],
-    "00.frames_to_grid": [
-        lambda v: rearrange(v, "b t c h w -> c (t h) (b w)"),  # rows are frames
-        lambda v: rearrange(v, "b t c h w -> c (b h) (w t)"),  # interleaved columns
-        lambda v: rearrange(v, "b t c h w -> c (h b) (t w)"),  # interleaved rows
-        lambda v: rearrange(v, "b t c h w -> (b h) (t w) c"),  # channels last
-        lambda v: rearrange(v, "b t c h w -> c (b w) (t h)"),  # transposed frames
-    ],
-    "00.bounce_step": [bounce_clamp, bounce_no_flip, bounce_off_by_radius, bounce_flip_both_axes, bounce_in_place],
-}
+RIGHT, WRONG = _load_cases()
 
 
 def test_every_exercise_has_right_and_wrong_versions_here():
@@ -127,7 +72,7 @@ def test_check_never_raises_for_a_learner(capsys, monkeypatch):
 
 def test_check_finds_the_function_in_the_callers_namespace(capsys, monkeypatch):
     monkeypatch.delenv(EXPECT_ENV, raising=False)
-    namespace = {"check": check, "frames_to_grid": frames_to_grid_right}
+    namespace = {"check": check, "frames_to_grid": RIGHT["00.frames_to_grid"]}
     exec("result = check('00.frames_to_grid')", namespace)
     assert namespace["result"] is True
     namespace = {"check": check}
@@ -138,18 +83,18 @@ def test_check_finds_the_function_in_the_callers_namespace(capsys, monkeypatch):
 
 def test_expect_env_turns_verdicts_into_errors(monkeypatch):
     monkeypatch.setenv(EXPECT_ENV, "pass")
-    assert check("00.frames_to_grid", frames_to_grid_right)
+    assert check("00.frames_to_grid", RIGHT["00.frames_to_grid"])
     with pytest.raises(AssertionError, match="failed"):
         check("00.frames_to_grid", WRONG["00.frames_to_grid"][0])
     monkeypatch.setenv(EXPECT_ENV, "fail")
     assert not check("00.frames_to_grid", WRONG["00.frames_to_grid"][0])
     with pytest.raises(AssertionError, match="must not pass"):
-        check("00.frames_to_grid", frames_to_grid_right)
+        check("00.frames_to_grid", RIGHT["00.frames_to_grid"])
 
 
 def test_score_counts_this_sessions_verdicts(capsys, monkeypatch):
     monkeypatch.delenv(EXPECT_ENV, raising=False)
-    check("00.to_unit_range", to_unit_range_right)
+    check("00.to_unit_range", RIGHT["00.to_unit_range"])
     check("00.frames_to_grid", WRONG["00.frames_to_grid"][1])
     passed, total = score("00")
     assert total == 3 and passed >= 1
@@ -160,7 +105,7 @@ def test_score_counts_this_sessions_verdicts(capsys, monkeypatch):
 
 def test_unknown_exercise_names_the_known_ones():
     with pytest.raises(KeyError, match="00.bounce_step"):
-        grade("00.nope", frames_to_grid_right)
+        grade("00.nope", RIGHT["00.frames_to_grid"])
 
 
 # ---- stripping -------------------------------------------------------------------------------

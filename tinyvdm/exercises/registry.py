@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,8 +66,16 @@ def exercise(id: str, function: str, title: str):
 
 
 def _load_all() -> None:
-    # The checks of every chapter register themselves on import.
-    from tinyvdm.exercises import ch00  # noqa: F401
+    # The checks of every chapter live in ``chNN.py`` beside this file and register themselves
+    # on import; discovering them keeps adding a chapter to adding one file.
+    import importlib
+    import pkgutil
+
+    import tinyvdm.exercises as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if re.fullmatch(r"ch\d\d", module.name):
+            importlib.import_module(f"tinyvdm.exercises.{module.name}")
 
 
 def get_exercise(id: str) -> Exercise:
