@@ -136,7 +136,7 @@ def test_bad_shapes_raise_value_errors():
         model(x[:, 0], timestep)
     with pytest.raises(ValueError, match=r"\(b, t, 3, h, w\)"):
         model(x[:, :, :1], timestep)
-    with pytest.raises(ValueError, match=r"divisible by 2 \*\* \(levels - 1\) = 4"):
+    with pytest.raises(ValueError, match=r"divisible by patch_size \* 2 \*\* \(levels - 1\) = 4"):
         model(torch.randn(2, 4, 3, 18, 16), timestep)
     with pytest.raises(ValueError, match=r"timestep must have shape \(b,\) = \(2,\)"):
         model(x, timestep[:1])
@@ -197,3 +197,25 @@ def test_runs_under_bfloat16_autocast():
     assert out.shape == x.shape and torch.isfinite(out).all()
     reference = model(x, timestep, torch.tensor([0, 3]))
     assert (out.float() - reference).abs().max() < 0.1 * reference.abs().max() + 1e-3
+
+
+def test_patch_size_folds_pixels_into_channels():
+    # Patch 2 runs the network at half resolution: same output shape, about a quarter of the FLOPs.
+    full = UNet.from_name("tiny", temporal=None)
+    patched = UNet.from_name("tiny", temporal=None, patch_size=2)
+    x = torch.randn(2, 3, 3, 16, 16)
+    timestep = torch.tensor([3, 700])
+    assert patched(x, timestep).shape == x.shape
+    ratio = patched.flops_per_forward(tuple(x.shape)) / full.flops_per_forward(tuple(x.shape))
+    assert 0.2 < ratio < 0.35, ratio
+    with pytest.raises(ValueError, match=r"= 8"):
+        patched(torch.randn(2, 3, 3, 12, 12), timestep)
+    with pytest.raises(ValueError, match="patch_size"):
+        UNetConfig(patch_size=0)
+
+
+def test_pixel_unshuffle_and_shuffle_are_inverse_in_the_unet_layout():
+    x = torch.randn(6, 3, 8, 8)
+    folded = torch.nn.functional.pixel_unshuffle(x, 2)
+    assert folded.shape == (6, 12, 4, 4)
+    assert torch.equal(torch.nn.functional.pixel_shuffle(folded, 2), x)

@@ -1,8 +1,8 @@
 """A UNet denoiser for video: 2-D frame by frame, or space-time with temporal layers.
 
-Taught in chapter 05 (the denoiser network) and chapter 08 (from image to video diffusion), which
-trains the frame-by-frame UNet (``temporal=None``: frames never exchange information) against the
-space-time one (``temporal="attention"`` or ``"conv"``) on the same clips.
+Taught in chapter 07 (the UNet denoiser for video), which trains the frame-by-frame UNet
+(``temporal=None``: frames never exchange information), then grows it into the space-time one
+(``temporal="attention"`` or ``"conv"``) and compares the two on the same clips.
 
 The network follows DDPM's UNet (Ho et al. 2020, appendix B) with improved-DDPM's scale-shift
 conditioning (Nichol & Dhariwal 2021): residual blocks at each resolution, self-attention at the
@@ -84,6 +84,10 @@ class UNetConfig:
     num_classes: int | None = None
     dropout: float = 0.0
     groups: int = 8
+    # Pixels per side folded into channels before the stem and unfolded after the last layer
+    # (space-to-depth, as a DiT patchifies): patch 2 runs the whole network at half the
+    # resolution, a quarter of the FLOPs, with 4x wider input and output convolutions.
+    patch_size: int = 1
 
     def __post_init__(self):
         levels = len(self.channel_mults)
@@ -108,6 +112,8 @@ class UNetConfig:
             raise ValueError(f"num_classes must be None or >= 1, got {self.num_classes}")
         if self.num_res_blocks < 1:
             raise ValueError(f"num_res_blocks must be >= 1, got {self.num_res_blocks}")
+        if not isinstance(self.patch_size, int) or self.patch_size < 1:
+            raise ValueError(f"patch_size must be a positive int, got {self.patch_size!r}")
 
     @property
     def levels(self) -> int:
@@ -349,7 +355,8 @@ class UNet(nn.Module):
         out_channels = config.out_channels or config.in_channels
         self.time_embed = TimestepEmbedder(emb_dim, frequency_dim=base)
         self.class_embed = nn.Embedding(config.num_classes + 1, emb_dim) if config.num_classes else None
-        self.stem = nn.Conv2d(config.in_channels, base, 3, padding=1)
+        patch_area = config.patch_size**2
+        self.stem = nn.Conv2d(config.in_channels * patch_area, base, 3, padding=1)
 
         self.down = nn.ModuleList()
         skip_channels = [base]
@@ -383,7 +390,7 @@ class UNet(nn.Module):
                 self.up.append(Upsample(channels))
 
         self.out_norm = nn.GroupNorm(config.groups, channels)
-        self.out_conv = nn.Conv2d(channels, out_channels, 3, padding=1)
+        self.out_conv = nn.Conv2d(channels, out_channels * patch_area, 3, padding=1)
         self.initialize_weights()
 
     def initialize_weights(self):
@@ -428,12 +435,12 @@ class UNet(nn.Module):
     def check_inputs(self, x: torch.Tensor, timestep: torch.Tensor, cond: torch.Tensor | None):
         """Raise ``ValueError`` naming the expected shape when an input does not fit."""
         config = self.config
-        factor = 2 ** (config.levels - 1)
+        factor = config.patch_size * 2 ** (config.levels - 1)
         if x.ndim != 5 or x.shape[2] != config.in_channels:
             raise ValueError(f"x must have shape (b, t, {config.in_channels}, h, w), got {tuple(x.shape)}")
         b, _, _, h, w = x.shape
         if h % factor or w % factor:
-            raise ValueError(f"x's h and w must be divisible by 2 ** (levels - 1) = {factor} "
+            raise ValueError(f"x's h and w must be divisible by patch_size * 2 ** (levels - 1) = {factor} "
                              f"(shape (b, t, c, h, w)), got {tuple(x.shape)}")
         if not isinstance(timestep, torch.Tensor) or timestep.shape != (b,):
             got = tuple(timestep.shape) if isinstance(timestep, torch.Tensor) else type(timestep).__name__
@@ -458,7 +465,8 @@ class UNet(nn.Module):
         # Every ResBlock applies SiLU to the embedding before its projection: do it once here.
         emb = repeat(F.silu(emb), "b d -> (b t) d", t=t)  # ((b t), emb_dim)
 
-        h = self.stem(rearrange(x, "b t c h w -> (b t) c h w"))  # ((b t), base, h, w)
+        frames = F.pixel_unshuffle(rearrange(x, "b t c h w -> (b t) c h w"), self.config.patch_size)
+        h = self.stem(frames)  # ((b t), base, h / patch, w / patch)
         skips = [h]
         for block in self.down:
             h = block(h, emb, t) if isinstance(block, SpaceTimeBlock) else block(h)
@@ -470,6 +478,7 @@ class UNet(nn.Module):
                 h = block(torch.cat([h, skips.pop()], dim=1), emb, t)  # ((b t), c + c_skip, h, w) in
             else:
                 h = block(h)
-        out = self.out_conv(F.silu(self.out_norm(h)))  # ((b t), c_out, h, w)
+        out = self.out_conv(F.silu(self.out_norm(h)))  # ((b t), c_out * patch**2, h / patch, w / patch)
+        out = F.pixel_shuffle(out, self.config.patch_size)  # ((b t), c_out, h, w)
         return rearrange(out, "(b t) c h w -> b t c h w", t=t)
 

@@ -1,6 +1,6 @@
 """Sinusoidal embeddings of the diffusion step (and of any other integer position).
 
-Taught in chapter 05 (the denoiser network): a network that serves every noise level must be
+Taught in chapter 07 (the UNet denoiser for video): a network that serves every noise level must be
 told which one it is looking at. The step is written as a vector of sines and cosines of
 geometrically spaced frequencies (Vaswani et al. 2017, section 3.5; Ho et al. 2020, appendix B),
 then an MLP turns that fixed code into the features the residual blocks consume.
