@@ -219,3 +219,24 @@ def test_pixel_unshuffle_and_shuffle_are_inverse_in_the_unet_layout():
     folded = torch.nn.functional.pixel_unshuffle(x, 2)
     assert folded.shape == (6, 12, 4, 4)
     assert torch.equal(torch.nn.functional.pixel_shuffle(folded, 2), x)
+
+
+@pytest.mark.parametrize("temporal", ["attention", "conv"])
+def test_inflate_starts_as_the_frame_by_frame_network(temporal):
+    torch.manual_seed(0)
+    two_d = UNet.from_name("tiny", temporal=None)
+    for p in two_d.parameters():  # non-zero everywhere, so the comparison means something
+        p.data.normal_(0, 0.05)
+    video = two_d.inflate(temporal)
+    assert video.config.temporal == temporal
+    assert video.num_parameters() > two_d.num_parameters()
+    x, timestep = torch.randn(2, 4, 3, 16, 16), torch.tensor([10, 900])
+    torch.testing.assert_close(video(x, timestep), two_d(x, timestep), rtol=1e-5, atol=1e-6)
+    # One step of training wakes the temporal layers up: frames start to exchange information.
+    video(x, timestep).pow(2).mean().backward()
+    temporal_grads = [p.grad.abs().sum() for n, p in video.named_parameters() if ".temporal." in n and p.grad is not None]
+    assert temporal_grads and sum(temporal_grads) > 0
+    with pytest.raises(ValueError, match="temporal=None"):
+        video.inflate()
+    with pytest.raises(ValueError, match="change the 2-D weights"):
+        two_d.inflate(base_channels=32)

@@ -408,6 +408,29 @@ class UNet(nn.Module):
             raise ValueError(f"unknown UNet size {name!r}; choose one of {sorted(UNET_CONFIGS)}")
         return cls(replace(UNET_CONFIGS[name](), **overrides))
 
+    def inflate(self, temporal: str = "attention", **overrides) -> UNet:
+        """A space-time UNet that starts as this frame-by-frame one: same weights, new temporal layers.
+
+        The temporal layers are zero-initialised residual layers, so the new network computes
+        exactly what this one does until training moves them (Make-A-Video and video LDM grow
+        their video models from image models this way). ``overrides`` change other config fields
+        that do not alter the existing weights (e.g. ``temporal_levels``).
+        """
+        if temporal not in ("attention", "conv"):
+            raise ValueError(f"temporal must be 'attention' or 'conv', got {temporal!r}")
+        if self.config.temporal is not None:
+            raise ValueError(f"inflate() grows a frame-by-frame UNet (temporal=None); this one has "
+                             f"temporal={self.config.temporal!r}")
+        video = UNet(replace(self.config, temporal=temporal, **overrides)).to(next(self.parameters()).device)
+        try:
+            missing, unexpected = video.load_state_dict(self.state_dict(), strict=False)
+        except RuntimeError as error:  # a weight of another shape
+            raise ValueError(f"overrides {overrides} change the 2-D weights: {error}") from None
+        new = [name for name in missing if ".temporal." not in name]
+        if new or unexpected:
+            raise ValueError(f"overrides {overrides} change the 2-D weights: missing {new}, unexpected {unexpected}")
+        return video
+
     def num_parameters(self, trainable_only: bool = False) -> int:
         """The number of parameters (only those with ``requires_grad`` if ``trainable_only``)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
