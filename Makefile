@@ -15,13 +15,14 @@ PYTEST_ARGS ?=
 # Lab as root (containers, CI machines) needs --allow-root; harmless to compute here.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test setup unit notebooks blank-exercises clean help
+.PHONY: lab test setup unit notebooks blank-exercises bench bench-peer clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make lab    open the course in JupyterLab (LAB_ARGS='--no-browser --port 8888' passes flags)"
 	@echo "make test   unit tests, then every chapter and exercise under nbval (smoke profile)"
 	@echo "make blank-exercises   write your own blank exercise notebooks to my_exercises/"
+	@echo "make bench  training and sampling speed of the denoisers (BENCH_ARGS='--peer --json bench.json')"
 
 setup: $(STAMP) $(LAB_SETTINGS)
 
@@ -68,6 +69,18 @@ test: setup $(TEST_STAMP)
 
 blank-exercises: setup
 	$(VPY) -m tinyvdm.exercises blank
+
+# The optional peer for the benchmark, without its declared dependencies (see requirements-bench.txt).
+BENCH_STAMP := $(VENV)/.tinyvdm-bench-installed
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-bench.txt
+	@touch $@
+
+bench-peer: setup $(BENCH_STAMP)
+
+BENCH_ARGS ?=
+bench: setup
+	$(VPY) -m tinyvdm.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf build outputs

@@ -1,0 +1,112 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercises 07: the UNet denoiser for video
+#
+# Three pieces of chapter 07: how the network is told the diffusion step, how a DDIM sampler
+# takes one step, and the reshape that lets a temporal layer look across frames. Write each
+# function in place of the `raise NotImplementedError` line and run the `check(...)` under it: it
+# compares your function with the library on random inputs and says what it expected and what
+# it got. A failed check never stops the notebook; the last cell shows your score.
+#
+# (You are reading the teacher's copy, with the answers. `make blank-exercises` writes your own
+# blank copies to `my_exercises/`.)
+
+# %%
+import math
+
+import torch
+from einops import rearrange
+
+from tinyvdm.exercises import check, score
+
+# %% [markdown]
+# ## Exercise 1: the sinusoidal step code
+#
+# The UNet learns one network for every noise level, so it must be told the step `t`. It gets a
+# fixed code first: with `half = dim // 2` frequencies `freq_i = 10000 ** (-i / half)` for
+# `i = 0 .. half - 1`, the code of step `t` is
+#
+# `[cos(t * freq_0), ..., cos(t * freq_{half-1}), sin(t * freq_0), ..., sin(t * freq_{half-1})]`
+#
+# (all cosines, then all sines), plus one zero column at the end when `dim` is odd.
+# Write `timestep_embedding(timestep, dim)` for a batch of steps `(b,)` returning `(b, dim)`
+# in float32. Integer steps come in: convert before multiplying.
+
+# %%
+def timestep_embedding(timestep: torch.Tensor, dim: int) -> torch.Tensor:
+    """(b,) diffusion steps -> (b, dim) sinusoidal code: cosines, then sines, then a zero if dim is odd."""
+    # BEGIN SOLUTION
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)  # (half,)
+    angles = timestep.float()[:, None] * freqs[None, :]  # (b, half)
+    code = torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)  # (b, 2 * half)
+    if dim % 2:
+        code = torch.cat([code, torch.zeros(len(timestep), 1)], dim=1)
+    return code
+    # END SOLUTION
+
+
+check("07.timestep_embedding")
+
+# %% [markdown]
+# ## Exercise 2: one DDIM step
+#
+# DDIM (Song et al. 2021) with `eta = 0` is deterministic. From the network's noise guess `eps`
+# at the current sample `x_t`, with `a_t = alpha_bar[t]` and `a_prev = alpha_bar[t_prev]`
+# (`a_prev = 1` when the step leads to the clean clip):
+#
+# 1. predict the clean clip: `x0 = (x_t - sqrt(1 - a_t) * eps) / sqrt(a_t)`;
+# 2. re-noise it to the earlier step along the same noise direction:
+#    `x_prev = sqrt(a_prev) * x0 + sqrt(1 - a_prev) * eps`.
+#
+# Write `ddim_step(eps, xt, alpha_bar_t, alpha_bar_prev)` returning the tuple `(x_prev, x0)`.
+# `alpha_bar_t` and `alpha_bar_prev` are Python floats. Do not clip `x0` (the library's sampler
+# can clip it to `[-1, 1]`; the check turns that off).
+
+# %%
+def ddim_step(eps: torch.Tensor, xt: torch.Tensor, alpha_bar_t: float, alpha_bar_prev: float):
+    """One DDIM step with eta = 0: returns (x_prev, predicted x0), both shaped like xt."""
+    # BEGIN SOLUTION
+    x0 = (xt - math.sqrt(1.0 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)
+    x_prev = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1.0 - alpha_bar_prev) * eps
+    return x_prev, x0
+    # END SOLUTION
+
+
+check("07.ddim_step")
+
+# %% [markdown]
+# ## Exercise 3: tokens for temporal attention
+#
+# Inside the UNet the frames of `b` clips are folded into the batch: activations are
+# `((b t), c, h, w)`, clip-major (all frames of clip 0, then clip 1, ...). A temporal attention
+# layer wants one short sequence per pixel: for every clip and every pixel, the `t` feature
+# vectors of that pixel across the frames, `((b h w), t, c)`, ordered clip, then row, then
+# column. Write `temporal_tokens(x, frames)` with one `einops.rearrange`.
+
+# %%
+def temporal_tokens(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """((b t), c, h, w) -> ((b h w), t, c): one sequence over the frames per pixel of each clip."""
+    # BEGIN SOLUTION
+    return rearrange(x, "(b t) c h w -> (b h w) t c", t=frames)
+    # END SOLUTION
+
+
+check("07.temporal_tokens")
+
+# %% [markdown]
+# ## Your score
+
+# %%
+score("07")

@@ -1,0 +1,471 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 07 — The UNet denoiser for video
+#
+# **FAQ question answered here**
+#
+# - **Q11.** Which network architectures do video diffusion models use? This chapter takes the
+#   first and most common one, the **UNet**, and shows what has to change for it to denoise
+#   *video* rather than images. (The other architectures the question lists get their own
+#   chapters: transformers in 09-11, latent diffusion in 12, cascades in 13.)
+#
+# Chapter 06 trained denoisers on points and on tiny clips and treated the network as a black
+# box. Here we open the box. We build the UNet from its parts, train it frame by frame as an
+# *image* model, then grow it into a *space-time* model by adding layers that look across
+# frames, and measure what those layers buy. Finally we sample from it with DDPM and DDIM and
+# put quality against time in one table.
+
+# %% [markdown]
+# ## Set-up: the run profile
+#
+# All sizes are set here. `smoke` only proves the cells run; `cpu` (the default on a laptop)
+# gives the results the text talks about in under ten minutes; `gpu` trains longer.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+
+from tinyvdm import get_profile, seed_everything
+from tinyvdm.bench import benchmark_training
+from tinyvdm.data import BouncingShapes
+from tinyvdm.diffusion import NoiseSchedule, diffusion_loss
+from tinyvdm.diffusion.samplers.ddim import DDIMSampler
+from tinyvdm.diffusion.samplers.ddpm import DDPMSampler
+from tinyvdm.metrics.scene import check_batch
+from tinyvdm.models.unet import UNet
+from tinyvdm.nn.embeddings import timestep_embedding
+from tinyvdm.train import Trainer, TrainConfig
+from tinyvdm.viz import animate, frame_grid, savefig
+from tinyvdm.viz.trajectory import TrajectoryScrubber
+
+profile = get_profile()
+seed_everything(0)
+CHAPTER = "07_unet_video_denoiser"
+FRAMES, SIZE = 8, 32
+SIZES = dict(
+    model=profile.pick(smoke="tiny", cpu="compact", gpu="compact"),
+    num_steps=profile.pick(smoke=20, cpu=1000, gpu=1000),  # T, the diffusion steps
+    steps_2d=profile.pick(smoke=6, cpu=900, gpu=6000),  # training steps of the frame-by-frame UNet
+    steps_video=profile.pick(smoke=6, cpu=900, gpu=6000),  # then of the space-time UNet grown from it
+    batch_size=profile.pick(smoke=4, cpu=16, gpu=64),
+    lr=profile.pick(smoke=1e-3, cpu=2e-3, gpu=1e-3),
+    eval_clips=profile.pick(smoke=2, cpu=64, gpu=256),
+    ddpm_clips=profile.pick(smoke=1, cpu=16, gpu=64),
+    ddim_steps=profile.pick(smoke=(4, 2), cpu=(100, 50, 20, 10), gpu=(100, 50, 20, 10)),
+    probe_steps=profile.pick(smoke=2, cpu=9, gpu=9),  # noise levels at which the two UNets are compared
+    bench_steps=profile.pick(smoke=1, cpu=4, gpu=10),
+)
+print(profile, SIZES)
+
+# %% [markdown]
+# ## The data: one shape bouncing in a box
+#
+# Eight frames of 32 x 32 pixels, one object (one of three shapes, one of six colours) moving at
+# constant speed and bouncing off the walls. Simple enough to train on a laptop, and with rules
+# strict enough to check every generated clip automatically: the **scene checker** of
+# `tinyvdm.metrics.scene` finds the object in each frame and accepts a clip only if the object
+# keeps its colour, shape and size, and moves smoothly (straight lines, reflections at the walls).
+# On real clips it accepts nearly everything, which is the ceiling a generator can reach:
+
+# %%
+data = BouncingShapes(n=10**6, seed=0, frames=FRAMES, size=SIZE)  # generated on demand, never repeats
+held_out = BouncingShapes(n=SIZES["eval_clips"], seed=1, frames=FRAMES, size=SIZE)
+real = held_out.batch(range(len(held_out)))["video"]
+real_report = check_batch(real, expected_objects=1)
+print(f"scene checker on {len(real)} real clips: {real_report.valid_rate:.0%} valid, "
+      f"smoothness {real_report.mean_smoothness:.3f} px/frame^2")
+fig = frame_grid(real[:4], titles=held_out.batch(range(4))["caption"])
+savefig(fig, CHAPTER, "real_clips")
+plt.show()
+
+# %% [markdown]
+# ## The UNet, part by part
+#
+# A denoiser is called as `model(x_t, t)`: a noisy clip `(b, t, c, h, w)` and the diffusion step
+# of each clip; it returns a tensor of the same shape (here: its guess of the noise `eps`).
+# A UNet does this in three movements:
+#
+# 1. **down**: residual blocks at the full resolution, then halve `h` and `w` and widen the
+#    channels, again and again: each level sees a larger part of the frame per pixel;
+# 2. **middle**: the coarsest level, where self-attention lets every position see every other;
+# 3. **up**: the mirror image, doubling the resolution, and at every level *concatenating* the
+#    activations saved on the way down (the **skip connections**). The skips carry the fine
+#    detail that the bottleneck has thrown away, so the coarse path only has to decide *what* is
+#    where, and the skips say *exactly where*.
+#
+# Every residual block also receives the diffusion step. A network that must remove a whisper
+# of noise at `t = 10` and invent a whole picture at `t = 990` has to know which job it is doing.
+# The step goes in as a vector of sines and cosines of geometrically spaced frequencies (as the
+# Transformer encodes positions), then an MLP, then a per-channel scale and shift inside each
+# block:
+
+# %%
+code = timestep_embedding(torch.arange(1000), 64)  # (1000, 64): the code of every step of a T = 1000 schedule
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+axes[0].imshow(code.T, aspect="auto", cmap="RdBu", interpolation="nearest")
+axes[0].set(xlabel="diffusion step t", ylabel="embedding dimension", title="sinusoidal step code (64 dims)")
+similarity = torch.nn.functional.cosine_similarity(code[:, None], code[None], dim=-1)
+axes[1].imshow(similarity, cmap="viridis")
+axes[1].set(xlabel="step", ylabel="step", title="cosine similarity of the codes")
+fig.tight_layout()
+savefig(fig, CHAPTER, "timestep_embedding")
+plt.show()
+near = similarity[500, 501].item()
+far = similarity[500, 900].item()
+print(f"code similarity: steps 500 and 501 {near:.3f}, steps 500 and 900 {far:.3f}")
+
+# %% [markdown]
+# Nearby steps get nearly equal codes, distant steps different ones: the network can share what
+# it learns between neighbouring noise levels and still tell far-apart levels apart.
+#
+# The chapter's UNet is `UNet.from_name("compact")`. One design choice matters for speed: before
+# the first convolution, each 2 x 2 block of pixels is folded into the channels (`patch_size=2`,
+# "space-to-depth", the same move as a vision transformer's patchify) and unfolded after the last
+# one. The whole network then runs at 16 x 16, a quarter of the arithmetic, and a 2 x 2 block of
+# pixels is still finer than any edge in these clips. Here is the data flowing through it:
+
+# %%
+seed_everything(0)
+two_d = UNet.from_name(SIZES["model"], temporal=None)
+x = torch.randn(2, FRAMES, 3, SIZE, SIZE)
+timestep = torch.tensor([10, 900])
+rows = []
+hooks = []
+for name, module in [("stem", two_d.stem)] + [(f"down.{i}", m) for i, m in enumerate(two_d.down)] + \
+        [(f"middle.{i}", m) for i, m in enumerate(two_d.middle)] + [(f"up.{i}", m) for i, m in enumerate(two_d.up)] + \
+        [("out_conv", two_d.out_conv)]:
+    hooks.append(module.register_forward_hook(
+        lambda module, args, output, name=name: rows.append((name, type(module).__name__, tuple(output.shape)))))
+with torch.no_grad():
+    out = two_d(x, timestep)
+for hook in hooks:
+    hook.remove()
+table = "| layer | kind | output ((b t), c, h, w) |\n|---|---|---|\n" + "".join(
+    f"| {name} | {kind} | {shape} |\n" for name, kind, shape in rows)
+display(Markdown(table))
+print(f"input {tuple(x.shape)} -> output {tuple(out.shape)}; {two_d.num_parameters():,} parameters")
+assert out.shape == x.shape
+
+# %% [markdown]
+# The frames of a clip are folded into the batch, `(b t) c h w`: this network is an *image*
+# denoiser applied to each frame separately. Nothing in it lets frame 3 know what frame 2 shows.
+# For a video model that is the whole problem: eight independently denoised frames are eight
+# unrelated pictures.
+#
+# ## From an image UNet to a video UNet
+#
+# The factorised **space-time** UNet (VDM, Make-A-Video, video LDM) keeps every 2-D layer and
+# adds, after each residual block, a **temporal layer** that mixes information *across frames at
+# each pixel*: either attention over the `t` frames of every pixel (with a code for the frame
+# index), or a width-3 convolution along time. Both are residual and start at zero, so the grown
+# network at first computes exactly what the image network does. That lets us train the image
+# network first and then grow it:
+
+# %%
+video = two_d.inflate("attention")
+with torch.no_grad():
+    same = torch.allclose(video(x, timestep), two_d(x, timestep), atol=1e-6)
+extra = video.num_parameters() - two_d.num_parameters()
+print(f"space-time UNet: {video.num_parameters():,} parameters ({extra:,} in temporal layers); "
+      f"equal to the 2-D UNet at the start: {same}")
+assert same
+flops_2d = two_d.flops_per_forward((1, FRAMES, 3, SIZE, SIZE))
+flops_video = video.flops_per_forward((1, FRAMES, 3, SIZE, SIZE))
+print(f"forward FLOPs per clip: 2-D {flops_2d / 1e9:.2f} G, space-time {flops_video / 1e9:.2f} G "
+      f"(+{flops_video / flops_2d - 1:.0%})")
+
+# %% [markdown]
+# ## Training, step 1: the frame-by-frame UNet
+#
+# The loss is chapter 06's `L_simple`: noise a clip to a random step with the cosine schedule,
+# ask the network for the noise, take the mean squared error. The one trainer of the course
+# (`tinyvdm.train.Trainer`) does the rest: AdamW, warm-up, gradient clipping, an exponential
+# moving average (EMA) of the weights, which is what we sample from.
+
+# %%
+schedule = NoiseSchedule.from_name("cosine", SIZES["num_steps"])
+
+
+def loss_fn(model, batch, generator):
+    return diffusion_loss(schedule, model, batch["video"], generator=generator)
+
+
+def train(model, steps, seed):
+    config = TrainConfig(steps=steps, batch_size=SIZES["batch_size"], lr=SIZES["lr"], warmup_steps=min(100, steps),
+                         lr_schedule="cosine", min_lr_ratio=0.1, ema_decay=0.995, seed=seed, log_every=25,
+                         device=str(profile.device))
+    trainer = Trainer(model, loss_fn, data, config)
+    start = time.perf_counter()
+    trainer.fit()
+    seconds = time.perf_counter() - start
+    losses = [record["loss"] for record in trainer.history]
+    print(f"{steps} steps in {seconds:.0f} s ({steps * SIZES['batch_size'] / seconds:.1f} clips/s), "
+          f"final loss {np.mean(losses[-50:]):.4f}")
+    return trainer, losses, seconds
+
+
+trainer_2d, losses_2d, seconds_2d = train(two_d, SIZES["steps_2d"], seed=0)
+ema_2d = trainer_2d.ema_model()
+
+# %% [markdown]
+# ## Training, step 2: grow it into a space-time UNet
+#
+# Inflate the trained image network (its EMA weights) with temporal attention and keep training
+# on the same clips. At the first step the grown network predicts exactly what the image network
+# does; from there the temporal layers learn to use the other frames.
+
+# %%
+seed_everything(1)
+video = ema_2d.inflate("attention").train()
+trainer_video, losses_video, seconds_video = train(video, SIZES["steps_video"], seed=1)
+ema_video = trainer_video.ema_model()
+
+# %%
+def smooth(values, width=25):
+    width = max(1, min(width, len(values) // 4 or 1))
+    return np.convolve(values, np.ones(width) / width, mode="valid")
+
+
+fig, ax = plt.subplots(figsize=(8, 3.4))
+ax.plot(smooth(losses_2d), label="frame-by-frame UNet")
+offset = len(losses_2d)
+ax.plot(np.arange(offset, offset + len(smooth(losses_video))), smooth(losses_video), label="space-time UNet (grown)")
+ax.axvline(offset, color="grey", lw=0.8, ls="--")
+ax.set(xlabel="training step", ylabel="L_simple (smoothed)", yscale="log", title="training loss")
+ax.legend()
+fig.tight_layout()
+savefig(fig, CHAPTER, "training_loss")
+plt.show()
+
+# %% [markdown]
+# ### What do the temporal layers buy? The denoising error at each noise level
+#
+# Compare the two networks on the same held-out clips, the same noise and the same steps. At low
+# noise a frame is its own best witness; at high noise one frame says little, and the other seven
+# frames of the clip (which show the same object, just moved) say a lot. So the space-time network
+# should win most where the noise is heaviest.
+
+# %%
+@torch.no_grad()
+def loss_by_step(model, clips, steps, repeats=4):
+    generator = torch.Generator().manual_seed(0)
+    model = model.to(profile.device).eval()
+    out = []
+    for step in steps:
+        losses = [diffusion_loss(schedule, model, clips.to(profile.device), timestep=int(step), generator=generator)
+                  for _ in range(repeats)]
+        out.append(torch.stack(losses).mean().item())
+    return np.array(out)
+
+
+probe_steps = np.unique(np.linspace(0, SIZES["num_steps"] - 1, SIZES["probe_steps"]).round().astype(int))
+probe = real[:16]
+error_2d = loss_by_step(ema_2d, probe, probe_steps)
+error_video = loss_by_step(ema_video, probe, probe_steps)
+fig, ax = plt.subplots(figsize=(7, 3.4))
+ax.plot(probe_steps, error_2d, "o-", label="frame-by-frame")
+ax.plot(probe_steps, error_video, "o-", label="space-time")
+ax.set(xlabel="diffusion step t", ylabel="noise-prediction MSE", yscale="log", title="held-out denoising error")
+ax.legend()
+fig.tight_layout()
+savefig(fig, CHAPTER, "error_by_step")
+plt.show()
+gain = error_2d / error_video
+print("error ratio frame-by-frame / space-time at t =", dict(zip(probe_steps.tolist(), gain.round(2).tolist())))
+
+# %% [markdown]
+# ## Sampling: are the generated clips valid scenes?
+#
+# Now draw clips from both networks with the same sampler (DDIM, 50 steps) and the same starting
+# noise, and run the scene checker on every clip. Two numbers per network:
+#
+# - **frames with one clean object**: a per-frame, image-quality score; it does not care about
+#   time at all;
+# - **valid clips**: the whole clip passes (same object throughout, smooth physical motion).
+
+# %%
+def sample(model, sampler, clips, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    with torch.no_grad():
+        clips = sampler.sample(model.to(profile.device).eval(), (clips, FRAMES, 3, SIZE, SIZE),
+                               generator=generator, device=profile.device)
+    return clips.cpu(), time.perf_counter() - start
+
+
+def scene_scores(clips):
+    report = check_batch(clips, expected_objects=1)
+    frames_ok = np.mean([np.mean([n == 1 for n in r.num_objects]) for r in report.reports])
+    return dict(valid=report.valid_rate, frames_ok=float(frames_ok), smoothness=report.mean_smoothness,
+                report=report)
+
+
+ddim50 = DDIMSampler(schedule, min(50, SIZES["num_steps"]))
+samples_2d, _ = sample(ema_2d, ddim50, SIZES["eval_clips"])
+samples_video, ddim50_seconds = sample(ema_video, ddim50, SIZES["eval_clips"])
+scores_2d, scores_video = scene_scores(samples_2d), scene_scores(samples_video)
+for name, scores in [("frame-by-frame", scores_2d), ("space-time", scores_video)]:
+    print(f"{name:>15}: frames with one clean object {scores['frames_ok']:.0%}, "
+          f"valid clips {scores['valid']:.0%} of {SIZES['eval_clips']}")
+
+# %%
+fig = frame_grid(samples_2d[:4], titles=["frame-by-frame"] * 4)
+savefig(fig, CHAPTER, "samples_frame_by_frame")
+plt.show()
+fig = frame_grid(samples_video[:4], titles=["space-time"] * 4)
+savefig(fig, CHAPTER, "samples_space_time")
+plt.show()
+animate(torch.cat([samples_2d[:4], samples_video[:4]]), fps=6,
+        titles=["frame-by-frame"] * 4 + ["space-time"] * 4)
+
+# %% [markdown]
+# Why does the checker reject clips? Its reasons, counted over all samples:
+
+# %%
+def reason_counts(report):
+    counts = {}
+    for clip in report.reports:
+        for reason in clip.reasons:
+            kind = reason.split(":")[0]
+            for colour in ("red", "green", "blue", "yellow", "magenta", "cyan"):
+                kind = kind.replace(f"{colour} ", "")
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1])[:6])
+
+
+print("frame-by-frame:", reason_counts(scores_2d["report"]))
+print("space-time:    ", reason_counts(scores_video["report"]))
+
+# %% [markdown]
+# ## Watching a sampler work
+#
+# The scrubber below replays one DDIM run step by step: for each clip, the top row is the sample
+# `x_t` the sampler holds, the bottom row the clean clip the network predicts from it. Notice how
+# early the prediction settles on one object, one colour and one path, while `x_t` still looks
+# like noise: the coarse decisions are made at high noise, the last steps only sharpen.
+
+# %%
+generator = torch.Generator().manual_seed(3)
+with torch.no_grad():
+    _, trajectory = DDIMSampler(schedule, min(25, SIZES["num_steps"] // 2)).sample(
+        ema_video.eval(), (2, FRAMES, 3, SIZE, SIZE), generator=generator, return_trajectory=True,
+        device=profile.device)
+scrubber = TrajectoryScrubber(trajectory, scale=3)
+savefig(scrubber.static_figure(), CHAPTER, "sampling_trajectory")
+scrubber.show()
+
+# %% [markdown]
+# ## DDPM against DDIM: quality against time
+#
+# DDPM walks back through every one of the `T` steps it was trained with, adding fresh noise at
+# each. DDIM (chapter 06) reuses the same trained network but jumps: it predicts the clean clip,
+# then re-noises it *deterministically* to an earlier step, so it can skip most steps. Same
+# network, same starting noise; the only change is the sampler. (DDPM runs on fewer clips in the
+# `cpu` profile to keep the chapter within its ten minutes; its valid rate is therefore less
+# precise, and the table gives the number of clips.)
+
+# %%
+rows = []
+clips_ddpm, seconds_ddpm = sample(ema_video, DDPMSampler(schedule), SIZES["ddpm_clips"])
+rows.append(("DDPM", SIZES["num_steps"], SIZES["ddpm_clips"], seconds_ddpm, scene_scores(clips_ddpm)["valid"]))
+for steps in SIZES["ddim_steps"]:
+    if steps == 50 and SIZES["num_steps"] >= 50:
+        clips, seconds, valid = samples_video, ddim50_seconds, scores_video["valid"]
+    else:
+        clips, seconds = sample(ema_video, DDIMSampler(schedule, min(steps, SIZES["num_steps"])), SIZES["eval_clips"])
+        valid = scene_scores(clips)["valid"]
+    rows.append(("DDIM", steps, SIZES["eval_clips"], seconds, valid))
+
+table = "| sampler | network calls | clips | seconds | seconds per clip | valid clips |\n|---|---|---|---|---|---|\n"
+for name, steps, clips, seconds, valid in rows:
+    table += f"| {name} | {steps} | {clips} | {seconds:.1f} | {seconds / clips:.3f} | {valid:.0%} |\n"
+display(Markdown(table))
+
+fig, ax = plt.subplots(figsize=(6, 3.4))
+for name, steps, clips, seconds, valid in rows:
+    ax.scatter(seconds / clips, valid, s=40)
+    ax.annotate(f"{name} {steps}", (seconds / clips, valid), textcoords="offset points", xytext=(5, 3), fontsize=8)
+ax.set(xscale="log", xlabel="seconds per clip (log)", ylabel="valid clips", ylim=(-0.05, 1.05),
+       title="quality against sampling time")
+fig.tight_layout()
+savefig(fig, CHAPTER, "quality_vs_time")
+plt.show()
+
+# %% [markdown]
+# ## How fast does it train? FLOPs, throughput and utilisation
+#
+# A CPU does about 215 billion float32 multiply-adds per second at best on this course's machine
+# (measured in `MACHINE.md`). The fraction of that a training step achieves, *model FLOPs
+# utilisation* (MFU), says how well the network's shape suits the hardware. The benchmark command
+# `python -m tinyvdm.bench` measures it for any of the course's denoisers, and with `--peer`
+# compares a popular open-source 3-D UNet (`make bench-peer` installs it). Here is the chapter's
+# network, measured by the same code:
+
+# %%
+bench = benchmark_training(UNet.from_name(SIZES["model"]), SIZES["model"], (8, FRAMES, 3, SIZE, SIZE),
+                           ceiling=215e9, steps=SIZES["bench_steps"], warmup=1, device=profile.device)
+print(f"{bench.parameters / 1e6:.2f}M parameters, {bench.frames_per_second:.0f} frames/s, "
+      f"{bench.flops_per_step / 1e9:.1f} GFLOP per step of 8 clips, {bench.achieved_flops / 1e9:.0f} GFLOP/s "
+      f"= {bench.mfu:.0%} of 215 GFLOP/s")
+
+# %% [markdown]
+# ## Answer, with evidence
+#
+# The cell below writes the chapter's answer from the numbers measured above.
+
+# %%
+valid_best = max(valid for *_, valid in rows)
+answer = f"""
+**Q11 — Which architecture? (the UNet part)** The workhorse denoiser is a UNet: residual
+convolution blocks that halve the resolution level by level, attention at the coarse levels,
+and a mirror path back up that concatenates the activations saved on the way down (the skip
+connections; the FAQ's description leaves them out, yet they are what makes a UNet a UNet and
+not an hourglass autoencoder). Every block is told the diffusion step through a sinusoidal code
+(steps 500 and 501: similarity {near:.2f}; 500 and 900: {far:.2f}).
+
+For **video**, the image UNet is *factorised* over space and time: its 2-D layers see frames
+folded into the batch, and temporal layers (attention across the {FRAMES} frames of each pixel,
+or a 1-D convolution along time) are added after each block. They start at zero, so the grown
+network first equals the image network ({two_d.num_parameters():,} parameters, plus
+{extra:,} temporal ones, +{flops_video / flops_2d - 1:.0%} FLOPs), and training then teaches
+them to use the other frames.
+
+Measured here, on {SIZES['eval_clips']} sampled clips each (DDIM 50 steps, {profile.device.type}):
+
+| network | training | frames with one clean object | valid clips (scene checker) |
+|---|---|---|---|
+| frame by frame (2-D) | {SIZES['steps_2d']} steps, {seconds_2d:.0f} s | {scores_2d['frames_ok']:.0%} | {scores_2d['valid']:.0%} |
+| space-time (grown) | + {SIZES['steps_video']} steps, {seconds_video:.0f} s | {scores_video['frames_ok']:.0%} | **{scores_video['valid']:.0%}** |
+
+(real clips: {real_report.valid_rate:.0%} valid.) The temporal layers cut the held-out denoising
+error by {gain.max():.1f}x at the noisiest steps (t = {probe_steps[gain.argmax()]}) and by only
+{gain[0]:.2f}x at t = {probe_steps[0]}: other frames are worth most when one frame says least.
+Sampling with the same network: DDPM needs {SIZES['num_steps']} network calls per clip
+({seconds_ddpm / SIZES['ddpm_clips']:.2f} s per clip, {rows[0][4]:.0%} valid of
+{SIZES['ddpm_clips']}); DDIM with 50 calls took {ddim50_seconds / SIZES['eval_clips']:.3f} s per clip
+for {scores_video['valid']:.0%} valid; the table above has 100, 20 and 10 steps. The network
+trains at {bench.frames_per_second:.0f} frames/s here ({bench.mfu:.0%} of the CPU's fp32 peak).
+
+The FAQ's other architectures (transformers, cascades, latent diffusion) reuse exactly this
+denoiser interface, `model(x_t, t)` on `(b, t, c, h, w)`, and the same samplers: chapters 09-13.
+"""
+display(Markdown(answer))
+if profile.name != "smoke":
+    assert real_report.valid_rate >= 0.95
+    assert scores_video["valid"] >= 0.8, f"the space-time UNet should make >= 80% valid clips, got {scores_video['valid']:.0%}"
+    assert scores_video["valid"] > scores_2d["valid"] + 0.3

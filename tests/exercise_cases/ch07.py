@@ -1,0 +1,93 @@
+"""Right and wrong answers to the exercises of chapter 07 (read by tests/test_exercises.py)."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+
+def timestep_embedding_right(timestep, dim):
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    angles = timestep.float()[:, None] * freqs[None]
+    return F.pad(torch.cat([angles.cos(), angles.sin()], dim=1), (0, dim % 2))
+
+
+def embedding_sin_first(timestep, dim):  # the halves in the other order
+    code = timestep_embedding_right(timestep, dim)
+    half = dim // 2
+    return F.pad(torch.cat([code[:, half:2 * half], code[:, :half]], dim=1), (0, dim % 2))
+
+
+def embedding_interleaved(timestep, dim):  # the Transformer paper's interleaving, not this library's
+    code = timestep_embedding_right(timestep, dim)
+    half = dim // 2
+    mixed = rearrange(code[:, :2 * half], "b (two k) -> b (k two)", two=2)
+    return F.pad(mixed, (0, dim % 2))
+
+
+def embedding_over_dim(timestep, dim):  # frequencies spaced over dim instead of dim // 2
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / dim)
+    angles = timestep.float()[:, None] * freqs[None]
+    return F.pad(torch.cat([angles.cos(), angles.sin()], dim=1), (0, dim % 2))
+
+
+def embedding_no_odd_pad(timestep, dim):  # forgets the zero column of an odd width
+    return timestep_embedding_right(timestep, dim - dim % 2)
+
+
+def embedding_bf16(timestep, dim):  # computed in bfloat16: neighbouring steps collide
+    return timestep_embedding_right(timestep, dim).bfloat16().float()
+
+
+def ddim_step_right(eps, xt, alpha_bar_t, alpha_bar_prev):
+    x0 = (xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)
+    return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * eps, x0
+
+
+def ddim_no_sqrt(eps, xt, alpha_bar_t, alpha_bar_prev):  # alpha_bar where sqrt(alpha_bar) belongs
+    x0 = (xt - (1 - alpha_bar_t) * eps) / alpha_bar_t
+    return alpha_bar_prev * x0 + (1 - alpha_bar_prev) * eps, x0
+
+
+def ddim_fresh_noise_direction(eps, xt, alpha_bar_t, alpha_bar_prev):  # drops the eps direction
+    x0 = (xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)
+    return math.sqrt(alpha_bar_prev) * x0, x0
+
+
+def ddim_clipped(eps, xt, alpha_bar_t, alpha_bar_prev):  # clips x0 although the check asks not to
+    x0 = ((xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)).clamp(-1, 1)
+    return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * eps, x0
+
+
+def ddim_swapped_outputs(eps, xt, alpha_bar_t, alpha_bar_prev):  # (x0, x_prev) instead of (x_prev, x0)
+    x_prev, x0 = ddim_step_right(eps, xt, alpha_bar_t, alpha_bar_prev)
+    return x0, x_prev
+
+
+def ddim_scaled_xt(eps, xt, alpha_bar_t, alpha_bar_prev):  # rescales x_t, forgets the noise term
+    x0 = xt / math.sqrt(alpha_bar_t)
+    return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * eps, x0
+
+
+RIGHT = {
+    "07.timestep_embedding": timestep_embedding_right,
+    "07.ddim_step": ddim_step_right,
+    "07.temporal_tokens": lambda x, t: rearrange(x, "(b t) c h w -> (b h w) t c", t=t),
+}
+
+WRONG = {
+    "07.timestep_embedding": [embedding_sin_first, embedding_interleaved, embedding_over_dim,
+                              embedding_no_odd_pad, embedding_bf16],
+    "07.ddim_step": [ddim_no_sqrt, ddim_fresh_noise_direction, ddim_clipped, ddim_swapped_outputs,
+                     ddim_scaled_xt],
+    "07.temporal_tokens": [
+        lambda x, t: rearrange(x, "(t b) c h w -> (b h w) t c", t=t),  # frames outermost
+        lambda x, t: rearrange(x, "(b t) c h w -> (b w h) t c", t=t),  # pixels in column order
+        lambda x, t: rearrange(x, "(b t) c h w -> (h w b) t c", t=t),  # clip index innermost
+        lambda x, t: rearrange(x, "(b t) c h w -> (b h w) c t", t=t),  # channels and frames swapped
+        lambda x, t: x.reshape(-1, t, x.shape[1]),  # a reshape is not a transpose
+    ],
+}
