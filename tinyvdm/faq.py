@@ -53,13 +53,32 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
         ("00_video_as_data", "Q4. Where video generation is used"),
         ("00_video_as_data", "Answer, with evidence"),
     ],
+    6: [
+        ("06_diffusion_forward_reverse", "Q6. What a diffusion model is"),
+        ("06_diffusion_forward_reverse", "The forward process and its schedules"),
+        ("06_diffusion_forward_reverse", "The reverse Markov chain"),
+        ("06_diffusion_forward_reverse", "Answer, with evidence"),
+    ],
+    # Chapter 06 answers the many-steps-versus-one part; chapter 01 adds its comparison of
+    # diffusion with GANs, VAEs and autoregressive models here when it is written.
+    19: [
+        ("06_diffusion_forward_reverse", "One step or many (Q19)"),
+        ("06_diffusion_forward_reverse", "Answer, with evidence"),
+    ],
+    21: [
+        ("06_diffusion_forward_reverse", "The reverse Markov chain"),
+        ("06_diffusion_forward_reverse", "What the network predicts: eps, x0 or v"),
+        ("06_diffusion_forward_reverse", "L_simple versus the variational bound"),
+        ("06_diffusion_forward_reverse", "Q21. The denoising process, claim by claim"),
+        ("06_diffusion_forward_reverse", "Answer, with evidence"),
+    ],
 }
 
 # Where the questions not answered yet will be answered (from the curriculum).
 PLANNED: dict[int, str] = {
-    3: "01, 05", 5: "11", 6: "06", 7: "03", 8: "02", 9: "04", 10: "04", 11: "07, 12, 13",
-    12: "15, 16", 13: "09", 14: "09", 15: "09", 16: "10", 17: "10", 18: "10", 19: "01, 06",
-    20: "17", 21: "06", 22: "08, 14", 23: "12",
+    3: "01, 05", 5: "11", 7: "03", 8: "02", 9: "04", 10: "04", 11: "07, 12, 13",
+    12: "15, 16", 13: "09", 14: "09", 15: "09", 16: "10", 17: "10", 18: "10",
+    20: "17", 22: "08, 14", 23: "12",
 }
 
 _HEADING = re.compile(r"^#\s+#+\s+(?P<text>.+?)\s*$")

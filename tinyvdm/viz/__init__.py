@@ -3,12 +3,16 @@
 - ``frames``: tensors to uint8 frames, mosaics and frame-grid figures.
 - ``animation``: inline GIF animations that survive static viewers; GIF and MP4 files.
 - ``widgets``: live widgets with a static PNG in the same output; the dataset browser.
+- ``schedule_explorer``, ``trajectory``: the noise-schedule explorer (chapter 06) and the
+  sampling-trajectory scrubber (chapter 07).
 - ``figures``: where chapter outputs go, and atomic saving.
 """
 
 from tinyvdm.viz.animation import animate, gif_bytes, save_gif, save_mp4
 from tinyvdm.viz.figures import atomic_path, output_dir, savefig
 from tinyvdm.viz.frames import frame_grid, grid_image, side_by_side, to_uint8
+from tinyvdm.viz.schedule_explorer import NoiseScheduleExplorer
+from tinyvdm.viz.trajectory import TrajectoryScrubber
 from tinyvdm.viz.widgets import (
     DatasetBrowser,
     FrameScrubber,
@@ -21,6 +25,8 @@ from tinyvdm.viz.widgets import (
 __all__ = [
     "DatasetBrowser",
     "FrameScrubber",
+    "NoiseScheduleExplorer",
+    "TrajectoryScrubber",
     "animate",
     "atomic_path",
     "display_with_fallback",
