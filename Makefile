@@ -53,8 +53,9 @@ lab: setup
 	  --LabApp.default_url=/lab/tree/notebooks/00_video_as_data.py $(LAB_ARGS)
 
 UNIT_TESTS = $(VPY) -m pytest tests $(PYTEST_ARGS)
-# Chapters and exercises run in the smoke profile: every training cell runs, only smaller.
-NOTEBOOK_TESTS = TINYVDM_PROFILE=smoke $(VPY) -m pytest --nbval-lax --nbval-current-env notebooks exercises $(PYTEST_ARGS)
+# Chapters and exercises run in the smoke profile: every training cell runs, only smaller. Their
+# figures go to build/, so a test run never overwrites the outputs/ of a real (cpu/gpu) run.
+NOTEBOOK_TESTS = TINYVDM_PROFILE=smoke TINYVDM_OUTPUT=build/smoke-outputs $(VPY) -m pytest --nbval-lax --nbval-current-env notebooks exercises $(PYTEST_ARGS)
 
 unit: setup $(TEST_STAMP)
 	$(UNIT_TESTS)
