@@ -104,11 +104,20 @@ def training_flops(model: nn.Module, x_shape: tuple[int, ...], num_steps: int = 
     counter sees every matmul, convolution and attention (on real CPU tensors it cannot see
     inside the fused attention kernels).
     """
-    meta_model = copy.deepcopy(model).to("meta")
-    x = torch.empty(*x_shape, device="meta")
-    timestep = torch.zeros(x_shape[0], dtype=torch.long, device="meta")
+    try:
+        return _count(copy.deepcopy(model).to("meta"), x_shape, "meta")
+    except RuntimeError:
+        # Some models read a tensor's value while they run (``.item()``), which the meta device
+        # cannot answer: count on a real CPU copy then (slower; its attention is einsum-based or
+        # the count would miss the fused kernels, which is why meta comes first).
+        return _count(copy.deepcopy(model).to("cpu"), x_shape, "cpu")
+
+
+def _count(model: nn.Module, x_shape: tuple[int, ...], device: str) -> int:
+    x = torch.zeros(*x_shape, device=device)
+    timestep = torch.zeros(x_shape[0], dtype=torch.long, device=device)
     with FlopCounterMode(display=False) as counter:
-        meta_model(x, timestep).float().pow(2).mean().backward()
+        model(x, timestep).float().pow(2).mean().backward()
     return counter.get_total_flops()
 
 
@@ -148,11 +157,19 @@ def _torchvision_placeholder() -> types.ModuleType:
     root = types.ModuleType("torchvision")
     for sub in ("transforms", "utils"):
         module = types.ModuleType(f"torchvision.{sub}")
-        module.__getattr__ = lambda attr, sub=sub: refuse(f"{sub}.{attr}")
+        module.__getattr__ = lambda attr, sub=sub: _placeholder_attribute(sub, attr, refuse)
         setattr(root, sub, module)
         sys.modules[f"torchvision.{sub}"] = module
     sys.modules["torchvision"] = root
     return root
+
+
+def _placeholder_attribute(sub: str, attr: str, refuse):
+    # Dunder lookups (__file__, __path__, ...) come from tools that inspect modules: answer them
+    # as a plain module would, or those tools mistake the placeholder for something else.
+    if attr.startswith("__"):
+        raise AttributeError(attr)
+    return refuse(f"{sub}.{attr}")
 
 
 def load_peer(dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4)) -> nn.Module:
@@ -160,15 +177,23 @@ def load_peer(dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4)) -> nn.Modul
 
     Raises ``ImportError`` with the install command when the package is missing.
     """
+    placeholder = False
     try:
         importlib.import_module("torchvision")
     except ImportError:
         _torchvision_placeholder()
+        placeholder = True
     try:
         from video_diffusion_pytorch import Unet3D
     except ImportError as error:
         raise ImportError(f"the peer model needs the video-diffusion-pytorch package ({error}); "
                           "install it with `make bench-peer`") from error
+    finally:
+        if placeholder:
+            # The peer's module keeps its references; nothing else may find a fake torchvision
+            # (torch itself checks for torchvision when it sets up torch.compile).
+            for name in ("torchvision", "torchvision.transforms", "torchvision.utils"):
+                sys.modules.pop(name, None)
     return ChannelsFirstVideo(Unet3D(dim=dim, dim_mults=dim_mults, channels=3))
 
 
