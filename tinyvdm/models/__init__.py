@@ -1,5 +1,16 @@
 """Networks, one family per module. Samplers and training loops live elsewhere."""
 
+from tinyvdm.models.autoregressive import AR_CONFIGS, ARConfig, ARTransformer, KVCache, ar_loss
+from tinyvdm.models.gan import (
+    GAN_CONFIGS,
+    GANConfig,
+    VideoDiscriminator,
+    VideoGenerator,
+    discriminator_loss,
+    gan_step,
+    generator_loss,
+    r1_penalty,
+)
 from tinyvdm.models.vae import (
     VAE_CONFIGS,
     DiagonalGaussian,
@@ -23,6 +34,9 @@ from tinyvdm.models.vqvae import (
 )
 
 __all__ = [
+    "AR_CONFIGS", "ARConfig", "ARTransformer", "KVCache", "ar_loss",
+    "GAN_CONFIGS", "GANConfig", "VideoDiscriminator", "VideoGenerator", "discriminator_loss", "gan_step",
+    "generator_loss", "r1_penalty",
     "VAE_CONFIGS", "VQVAE", "VQVAE_CONFIGS", "DiagonalGaussian", "QuantizerOutput", "VAEConfig", "VQVAEConfig",
     "VectorQuantizer", "VideoVAE", "active_units", "bits_per_dim", "estimate_latent_scale", "kl_weight",
     "perplexity", "posterior_means", "vae_loss", "vqvae_loss",

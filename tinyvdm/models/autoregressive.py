@@ -1,0 +1,408 @@
+"""An autoregressive video transformer over VQ-VAE tokens, with a KV cache for sampling.
+
+Taught in chapter 05 (autoregressive video): the VQ-VAE of :mod:`tinyvdm.models.vqvae` turns each
+clip into a token grid ``(b, t, h, w)`` (:meth:`~tinyvdm.models.vqvae.VQVAE.encode_to_indices`);
+this decoder-only transformer learns ``p(x) = prod_i p(x_i | x_<i)`` over the grid read in
+``(t h w)`` order (frame by frame, each frame in raster order), and its samples are decoded with
+:meth:`~tinyvdm.models.vqvae.VQVAE.decode_indices` (as in VideoGPT, Yan et al. 2021).
+
+The sequence: a grid of ``n = t h w`` tokens in ``[0, vocab_size)`` is flattened, a
+beginning-of-sequence token ``BOS = vocab_size`` is put in front and the last token dropped, so
+input position ``i`` holds ``x_{i-1}`` (or BOS) and its output predicts ``x_i``. The loss is the
+next-token cross-entropy, reported also in bits per token (nats / ln 2).
+
+Positions: one learned embedding per sequence position (GPT-2), ``max_tokens`` of them. They
+know nothing of the grid, so a model is trained and sampled on one grid shape; factorised
+``t``/``h``/``w`` embeddings would let shapes vary, at the cost of a longer explanation.
+
+The network (GPT-2, Radford et al. 2019): token + position embedding, ``layers`` pre-LayerNorm
+blocks ``x + attention(norm(x))``, ``x + mlp(norm(x))``, a final LayerNorm and a linear head to
+``vocab_size`` logits (BOS is never predicted). Attention is causal: position ``i`` sees ``j <= i``.
+
+Sampling draws one token at a time. Without a cache every step reruns the whole prefix, so a
+grid of ``n`` tokens costs ``n (n + 1) / 2`` token passes; with the KV cache each step runs only
+the new token and reads the keys and values of the earlier ones from :class:`KVCache`: ``n``
+token passes (:func:`sampling_flops`, :func:`time_generation`). Both give identical tokens.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+@dataclass
+class ARConfig:
+    """Sizes of :class:`ARTransformer`; toy-sized defaults (see ``AR_CONFIGS``).
+
+    ``vocab_size``: the tokens of the grid (the VQ-VAE's ``codebook_size``); the embedding has one
+    more row, for BOS. ``max_tokens``: the longest grid ``t h w`` (the position table's length).
+    ``dim`` ``d``, ``heads``, ``layers``, ``mlp_ratio`` (MLP width ``mlp_ratio * d``), ``dropout``.
+    """
+
+    vocab_size: int = 32
+    max_tokens: int = 128
+    dim: int = 64
+    heads: int = 4
+    layers: int = 2
+    mlp_ratio: int = 4
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        for name in ("vocab_size", "max_tokens", "dim", "heads", "layers", "mlp_ratio"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.dim % self.heads:
+            raise ValueError(f"dim must be divisible by heads, got dim={self.dim}, heads={self.heads}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    @property
+    def bos(self) -> int:
+        """The index of the beginning-of-sequence token: ``vocab_size``."""
+        return self.vocab_size
+
+
+def _tiny() -> ARConfig:
+    # The tiny VQ-VAE's tokens: 32 codes, 8 frames of 4 x 4 tokens.
+    return ARConfig(vocab_size=32, max_tokens=128, dim=32, heads=2, layers=2)
+
+
+def _small() -> ARConfig:
+    # The small VQ-VAE's tokens: 512 codes, 8 frames of 8 x 8 tokens (32 x 32 pixels).
+    return ARConfig(vocab_size=512, max_tokens=512, dim=128, heads=4, layers=4)
+
+
+# Named sizes: tiny 32k parameters (tests, smoke profile), small 0.99M (the CPU chapters).
+AR_CONFIGS = {"tiny": _tiny, "small": _small}
+
+
+class KVCache:
+    """The keys and values of every earlier position, per layer: ``(b, heads, max_tokens, d / heads)`` each.
+
+    Preallocated, so a step writes one slot instead of concatenating (and copying) the whole
+    past. ``length`` is the number of positions stored.
+    """
+
+    def __init__(self, config: ARConfig, batch: int, device: torch.device | str | None = None,
+                 dtype: torch.dtype = torch.float32):
+        shape = (batch, config.heads, config.max_tokens, config.dim // config.heads)
+        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.layers)]
+        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.layers)]
+        self.batch, self.capacity, self.length = batch, config.max_tokens, 0
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store ``k``, ``v`` ``(b, heads, n_new, d_head)`` after the ``length`` stored; return all keys and values."""
+        start, end = self.length, self.length + k.shape[2]
+        self.keys[layer][:, :, start:end] = k
+        self.values[layer][:, :, start:end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention, through ``F.scaled_dot_product_attention``.
+
+    Without a cache: one pass over the sequence with ``is_causal=True``. With a cache the
+    ``n_new`` queries are positions ``length .. length + n_new - 1`` and attend to every stored
+    key plus the new ones up to themselves.
+    """
+
+    def __init__(self, config: ARConfig):
+        super().__init__()
+        self.heads = config.heads
+        self.qkv = nn.Linear(config.dim, 3 * config.dim)
+        self.out = nn.Linear(config.dim, config.dim)
+        self.dropout = config.dropout
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        """``x`` ``(b, n, d)`` -> ``(b, n, d)``."""
+        q, k, v = rearrange(self.qkv(x), "b n (three heads e) -> three b heads n e", three=3, heads=self.heads)
+        dropout = self.dropout if self.training else 0.0
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        else:
+            past = cache.length
+            k, v = cache.append(layer, k, v)  # (b, heads, past + n, e)
+            n = q.shape[2]
+            mask = None
+            if n > 1:  # query i (position past + i) sees keys 0 .. past + i
+                rows = torch.arange(n, device=x.device)[:, None] + past
+                mask = torch.arange(past + n, device=x.device)[None, :] <= rows  # (n, past + n)
+            # One new query may see every key: no mask needed (is_causal would align it to key 0).
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        return self.out(rearrange(y, "b heads n e -> b n (heads e)"))
+
+
+class MLP(nn.Module):
+    """``Linear(d, r d)``, GELU, ``Linear(r d, d)``."""
+
+    def __init__(self, config: ARConfig):
+        super().__init__()
+        self.fc = nn.Linear(config.dim, config.mlp_ratio * config.dim)
+        self.out = nn.Linear(config.mlp_ratio * config.dim, config.dim)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.out(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block: ``x + attention(norm(x))``, then ``x + mlp(norm(x))``."""
+
+    def __init__(self, config: ARConfig):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.dim)
+        self.attention = CausalSelfAttention(config)
+        self.norm2 = nn.LayerNorm(config.dim)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        x = x + self.attention(self.norm1(x), cache, layer)
+        return x + self.mlp(self.norm2(x))
+
+
+def _describe(x) -> str:
+    return f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one token per row from ``logits`` ``(b, vocab)``: ``(b,)`` int64.
+
+    ``softmax(logits / temperature)`` restricted to the ``top_k`` largest logits (``None``: all).
+    ``temperature=0`` takes the argmax; a small positive temperature approaches it.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
+        raise ValueError(f"logits must be floating of shape (b, vocab), got {_describe(logits)}")
+    if not isinstance(temperature, (int, float)) or temperature < 0:
+        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+    vocab = logits.shape[1]
+    if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= vocab):
+        raise ValueError(f"top_k must be None or an int in [1, {vocab}], got {top_k!r}")
+    if temperature == 0:
+        return logits.argmax(dim=1)
+    logits = logits.float() / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, top_k, dim=1).values[:, -1:]  # (b, 1) the k-th largest
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+class ARTransformer(nn.Module):
+    """A decoder-only causal transformer over flattened token grids. Build a size with :meth:`from_name`.
+
+    ``forward(tokens)``: tokens ``(b, n)`` in ``[0, vocab_size]`` (BOS included) -> logits
+    ``(b, n, vocab_size)``, position ``i`` predicting the token after it. ``loss(grids)``: the
+    next-token cross-entropy of grids ``(b, t, h, w)``. ``generate(...)``: sample grids.
+    """
+
+    def __init__(self, config: ARConfig | None = None):
+        super().__init__()
+        self.config = config = config or ARConfig()
+        self.token_embedding = nn.Embedding(config.vocab_size + 1, config.dim)  # + 1: BOS
+        self.position_embedding = nn.Parameter(torch.zeros(config.max_tokens, config.dim))
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.norm = nn.LayerNorm(config.dim)
+        self.head = nn.Linear(config.dim, config.vocab_size)
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        """GPT-2's initialisation: N(0, 0.02) weights, zero biases, LayerNorm as the identity.
+
+        The projections that write into the residual stream (attention ``out``, MLP ``out``) get
+        ``0.02 / sqrt(2 layers)``: ``2 layers`` of them add up, and this keeps the stream's variance
+        independent of depth at initialisation.
+        """
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+                if getattr(module, "bias", None) is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        nn.init.normal_(self.position_embedding, std=0.02)
+        residual_std = 0.02 / math.sqrt(2 * self.config.layers)
+        for block in self.blocks:
+            nn.init.normal_(block.attention.out.weight, std=residual_std)
+            nn.init.normal_(block.mlp.out.weight, std=residual_std)
+
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> ARTransformer:
+        """A named size from ``AR_CONFIGS`` (``"tiny"``, ``"small"``), fields overridden."""
+        if name not in AR_CONFIGS:
+            raise ValueError(f"unknown AR transformer size {name!r}; choose one of {sorted(AR_CONFIGS)}")
+        return cls(replace(AR_CONFIGS[name](), **overrides))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _check_tokens(self, tokens: torch.Tensor, start: int) -> None:
+        c = self.config
+        if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.dtype != torch.long:
+            raise ValueError(f"tokens must be int64 of shape (b, n), got {_describe(tokens)}")
+        if tokens.numel() and (tokens.min() < 0 or tokens.max() > c.bos):
+            raise ValueError(f"tokens must be in [0, {c.vocab_size}] ({c.bos} is BOS), got values in "
+                             f"[{int(tokens.min())}, {int(tokens.max())}]")
+        if start + tokens.shape[1] > c.max_tokens:
+            raise ValueError(f"sequence of {start + tokens.shape[1]} positions exceeds max_tokens={c.max_tokens}")
+
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """``tokens`` ``(b, n)`` -> logits ``(b, n, vocab_size)``.
+
+        With a ``cache`` holding ``length`` earlier positions, ``tokens`` are the *new* positions
+        ``length .. length + n - 1`` only; their keys and values are added to the cache.
+        """
+        start = 0 if cache is None else cache.length
+        self._check_tokens(tokens, start)
+        if cache is not None and cache.batch != tokens.shape[0]:
+            raise ValueError(f"cache holds a batch of {cache.batch}, tokens have {tokens.shape[0]}")
+        n = tokens.shape[1]
+        x = self.token_embedding(tokens) + self.position_embedding[start:start + n]  # (b, n, d)
+        x = self.dropout(x)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cache, layer)
+        if cache is not None:
+            cache.length += n  # after every layer has stored its keys and values
+        return self.head(self.norm(x))  # (b, n, vocab)
+
+    def check_grids(self, grids: torch.Tensor) -> None:
+        """Raise ``ValueError`` unless ``grids`` is int64 ``(b, t, h, w)`` in ``[0, vocab_size)``.
+
+        The grid may hold at most ``max_tokens`` tokens (``t h w``).
+        """
+        c = self.config
+        if not isinstance(grids, torch.Tensor) or grids.ndim != 4 or grids.dtype != torch.long:
+            raise ValueError(f"grids must be int64 of shape (b, t, h, w), got {_describe(grids)}")
+        if grids.numel() and (grids.min() < 0 or grids.max() >= c.vocab_size):
+            raise ValueError(f"grid tokens must be in [0, {c.vocab_size}), got values in "
+                             f"[{int(grids.min())}, {int(grids.max())}]")
+        _check_grid_length(tuple(grids.shape[1:]), c.max_tokens)
+
+    def inputs_and_targets(self, grids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(BOS, x_0 .. x_{n-2})`` and ``(x_0 .. x_{n-1})``, both ``(b, n)``, from grids ``(b, t, h, w)``."""
+        self.check_grids(grids)
+        targets = rearrange(grids, "b t h w -> b (t h w)")
+        bos = torch.full_like(targets[:, :1], self.config.bos)
+        return torch.cat([bos, targets[:, :-1]], dim=1), targets
+
+    def loss(self, grids: torch.Tensor) -> torch.Tensor:
+        """Next-token cross-entropy of grids ``(b, t, h, w)``, nats per token (divide by ln 2 for bits)."""
+        inputs, targets = self.inputs_and_targets(grids)
+        logits = self(inputs)  # (b, n, vocab)
+        return F.cross_entropy(rearrange(logits, "b n v -> (b n) v").float(), targets.flatten())
+
+    @torch.no_grad()
+    def generate(self, b: int, grid_shape: tuple[int, int, int], temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None,
+                 use_cache: bool = True) -> torch.Tensor:
+        """Sample ``b`` grids ``(b, t, h, w)`` token by token, in ``(t h w)`` order.
+
+        ``use_cache=True`` runs one new token per step through the network, reading earlier keys
+        and values from a :class:`KVCache`; ``False`` reruns the whole prefix every step. Both
+        draw the same tokens from the same ``generator``. See :func:`sample_logits` for
+        ``temperature`` and ``top_k``.
+        """
+        if not isinstance(b, int) or b < 1:
+            raise ValueError(f"b must be a positive int, got {b!r}")
+        grid_shape = tuple(grid_shape)
+        _check_grid_length(grid_shape, self.config.max_tokens)
+        n = math.prod(grid_shape)
+        device = self.position_embedding.device
+        was_training = self.training
+        self.eval()
+        tokens = torch.full((b, n + 1), self.config.bos, dtype=torch.long, device=device)  # BOS, then samples
+        cache = KVCache(self.config, b, device, self.position_embedding.dtype) if use_cache else None
+        for i in range(n):
+            if use_cache:
+                logits = self(tokens[:, i:i + 1], cache)[:, -1]  # only the newest token
+            else:
+                logits = self(tokens[:, :i + 1])[:, -1]  # the whole prefix again
+            tokens[:, i + 1] = sample_logits(logits, temperature, top_k, generator)
+        self.train(was_training)
+        t, h, w = grid_shape
+        return rearrange(tokens[:, 1:], "b (t h w) -> b t h w", t=t, h=h, w=w)
+
+
+def _check_grid_length(grid_shape: tuple, max_tokens: int) -> None:
+    if len(grid_shape) != 3 or not all(isinstance(s, int) and s >= 1 for s in grid_shape):
+        raise ValueError(f"grid_shape must be three positive ints (t, h, w), got {grid_shape!r}")
+    n = math.prod(grid_shape)
+    if n > max_tokens:
+        raise ValueError(f"a grid of {grid_shape} has t h w = {n} tokens, more than max_tokens={max_tokens}")
+
+
+def bits_per_token(loss_nats: torch.Tensor | float) -> float:
+    """A cross-entropy in nats per token as bits per token."""
+    return float(loss_nats) / math.log(2)
+
+
+def ar_loss(model: ARTransformer, batch, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+    """The next-token loss for the Trainer: ``(loss, {"bits_per_token"})``.
+
+    ``batch`` is a grid tensor ``(b, t, h, w)``, a dict with ``"tokens"``, or a list/tuple whose
+    first item is the grids. ``generator`` is unused (the loss draws no noise).
+    """
+    if isinstance(batch, dict) and "tokens" in batch:
+        grids = batch["tokens"]
+    elif isinstance(batch, (list, tuple)) and batch:
+        grids = batch[0]
+    else:
+        grids = batch
+    loss = model.loss(grids)
+    return loss, {"bits_per_token": bits_per_token(loss.detach())}
+
+
+def sampling_flops(config: ARConfig, num_tokens: int, use_cache: bool = True) -> int:
+    """Multiply-add FLOPs (2 per multiply-add) to sample ``num_tokens`` tokens, one at a time.
+
+    One token through one layer costs ``2 (4 d^2 + 2 r d^2)`` in weights (q, k, v and output
+    projections ``4 d^2`` multiply-adds, MLP ``2 r d^2`` with ``r = mlp_ratio``; ``24 d^2`` for
+    ``r = 4``) plus ``4 d m`` to score and mix ``m`` keys; the head costs
+    ``2 d vocab``. With the cache step ``i`` (1-based) runs one token against ``i`` keys; without
+    it, step ``i`` reruns ``i`` tokens, token ``j`` against ``j`` keys. Embeddings and norms are
+    left out (they are ``O(d)`` per token).
+    """
+    if not isinstance(num_tokens, int) or num_tokens < 1:
+        raise ValueError(f"num_tokens must be a positive int, got {num_tokens!r}")
+    d, layers, vocab = config.dim, config.layers, config.vocab_size
+    weights = layers * 2 * (4 + 2 * config.mlp_ratio) * d * d
+    total = 0
+    for i in range(1, num_tokens + 1):
+        if use_cache:
+            total += weights + layers * 4 * d * i + 2 * d * vocab
+        else:
+            total += i * (weights + 2 * d * vocab) + layers * 4 * d * i * (i + 1) // 2
+    return total
+
+
+def time_generation(model: ARTransformer, grid_shapes: list[tuple[int, int, int]], batch: int = 1,
+                    seed: int = 0) -> list[dict[str, float]]:
+    """Wall-clock seconds to sample each grid shape with and without the KV cache.
+
+    Returns one dict per shape: ``tokens``, ``cached_s``, ``uncached_s``, ``speedup``, and
+    ``same_tokens`` (whether both paths drew the same grid, as they should).
+    """
+    rows = []
+    for shape in grid_shapes:
+        seconds, samples = {}, {}
+        for use_cache in (True, False):
+            generator = torch.Generator(device=model.position_embedding.device).manual_seed(seed)
+            begin = time.perf_counter()
+            samples[use_cache] = model.generate(batch, shape, generator=generator, use_cache=use_cache)
+            if model.position_embedding.is_cuda:
+                torch.cuda.synchronize()
+            seconds[use_cache] = time.perf_counter() - begin
+        rows.append({"tokens": math.prod(shape), "cached_s": seconds[True], "uncached_s": seconds[False],
+                     "speedup": seconds[False] / seconds[True],
+                     "same_tokens": bool(torch.equal(samples[True], samples[False]))})
+    return rows
