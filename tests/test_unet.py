@@ -181,9 +181,12 @@ def test_overfits_one_batch():
 
 
 def test_named_sizes_and_flops():
-    sizes = {name: UNet.from_name(name).num_parameters() for name in ("tiny", "small")}
+    sizes = {name: UNet.from_name(name).num_parameters() for name in ("tiny", "compact", "small")}
     assert 0.3e6 <= sizes["tiny"] <= 1e6 and 2e6 <= sizes["small"] <= 3.5e6, sizes
-    assert set(UNET_CONFIGS) == {"tiny", "small", "base"}
+    # The benchmark compares "small" with video-diffusion-pytorch's Unet3D (3.16M parameters).
+    assert abs(sizes["small"] - 3.16e6) < 0.1e6, sizes
+    assert 0.6e6 <= sizes["compact"] <= 1.2e6 and UNet.from_name("compact").config.patch_size == 2
+    assert set(UNET_CONFIGS) == {"tiny", "compact", "small", "base"}
     model = tiny()
     flops = model.flops_per_forward(SHAPE)
     assert flops > 0 and model.flops_per_forward((4, *SHAPE[1:])) == 2 * flops
