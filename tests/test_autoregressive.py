@@ -20,13 +20,7 @@ from tinyvdm.train import TrainConfig, Trainer
 GRID = (2, 3, 3)  # t h w: 18 tokens
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: one thread is faster than two, which spend their time synchronising.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def tiny(**overrides) -> ARTransformer:

@@ -24,13 +24,7 @@ from tinyvdm.train import TrainConfig, Trainer
 SHAPE = (2, 4, 3, 16, 16)  # b t c h w
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These tensors are tiny: one thread is faster than two, which spend their time synchronising.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def tiny(**overrides) -> VideoVAE:
