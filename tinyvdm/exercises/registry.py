@@ -12,6 +12,7 @@ every check) or ``fail`` (the generated blank notebooks must fail every check).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import re
@@ -65,6 +66,7 @@ def exercise(id: str, function: str, title: str):
     return register
 
 
+@functools.cache  # every check() asks; list the package folder once per process
 def _load_all() -> None:
     # The checks of every chapter live in ``chNN.py`` beside this file and register themselves
     # on import; discovering them keeps adding a chapter to adding one file.
