@@ -310,6 +310,33 @@ def test_diffusion_loss_is_seeded_and_takes_given_timesteps():
         diffusion_loss(schedule, dummy_model, torch.zeros(5))
 
 
+def test_diffusion_loss_mask_averages_only_the_masked_elements():
+    schedule = NoiseSchedule.from_name("cosine", 100)
+    x0 = torch.randn(4, 3, 2, 4, 4, generator=torch.Generator().manual_seed(7))
+    everything = torch.ones(1, 1, 1, 4, 4, dtype=torch.bool)
+    kwargs = dict(timestep=50, reduction="none")
+    plain = diffusion_loss(schedule, dummy_model, x0, generator=torch.Generator().manual_seed(8), **kwargs)
+    masked = diffusion_loss(schedule, dummy_model, x0, generator=torch.Generator().manual_seed(8),
+                            mask=everything, **kwargs)
+    torch.testing.assert_close(masked, plain)
+    # Independent reference: redo the noising by hand and average over the left half only.
+    mask = torch.zeros(4, 3, 1, 4, 4, dtype=torch.bool)
+    mask[..., :2] = True
+    half = diffusion_loss(schedule, dummy_model, x0, generator=torch.Generator().manual_seed(8), mask=mask, **kwargs)
+    eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(8))
+    alpha_bar = schedule.alpha_bar[50]
+    xt = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
+    expected = (dummy_model(xt, torch.full((4,), 50)) - eps)[..., :2].pow(2).flatten(1).mean(dim=1)
+    torch.testing.assert_close(half, expected)
+    assert not torch.allclose(half, plain)
+    with pytest.raises(ValueError, match="bool"):
+        diffusion_loss(schedule, dummy_model, x0, mask=mask.float())
+    with pytest.raises(ValueError, match="broadcast"):
+        diffusion_loss(schedule, dummy_model, x0, mask=torch.ones(5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="at least one"):
+        diffusion_loss(schedule, dummy_model, x0, mask=torch.zeros(4, 1, 1, 1, 1, dtype=torch.bool))
+
+
 def test_vlb_terms_small_for_a_perfect_model():
     schedule = NoiseSchedule.from_name("cosine", 40)
     generator = torch.Generator().manual_seed(6)

@@ -198,7 +198,7 @@ def loss_weight(schedule: NoiseSchedule, timestep: torch.Tensor, prediction: str
 def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: torch.Tensor | None = None,
                    prediction: str = "eps", weighting: str = "simple", cond=None,
                    generator: torch.Generator | None = None, min_snr_gamma: float = 5.0,
-                   reduction: str = "mean") -> torch.Tensor:
+                   reduction: str = "mean", mask: torch.Tensor | None = None) -> torch.Tensor:
     """The denoising loss (DDPM Algorithm 1; ``L_simple`` is eq. 14).
 
     Draws ``timestep`` uniformly (unless given: ``(b,)`` or one int for all) and ``eps`` from ``generator``, noises
@@ -206,11 +206,24 @@ def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: t
     returns the weighted mean squared error (see :func:`loss_weight`). ``reduction="none"``
     returns the per-sample losses ``(b,)`` instead of their mean, e.g. to plot loss against
     ``timestep``.
+
+    ``mask`` (bool, broadcastable to ``x0``, e.g. ``(b, t, 1, h, w)`` object silhouettes) averages
+    each sample's squared error over the masked elements only: on clips that are mostly empty
+    background, the error on the objects is what tells two denoisers apart.
     """
     _check_batched("x0", x0)
     check_prediction(prediction)
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise ValueError(f"mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+        try:
+            mask = torch.broadcast_to(mask.to(x0.device), x0.shape)
+        except RuntimeError:
+            raise ValueError(f"mask must broadcast to x0's shape {tuple(x0.shape)}, got {tuple(mask.shape)}") from None
+        if not mask.flatten(1).any(dim=1).all():
+            raise ValueError("mask must select at least one element of every sample")
     b = x0.shape[0]
     if timestep is None:
         rng_device = generator.device if generator is not None else x0.device
@@ -221,7 +234,11 @@ def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: t
     xt = q_sample(schedule, x0, timestep, eps)
     output = denoise(model, xt, timestep, cond)
     target = prediction_target(schedule, x0, eps, timestep, prediction)
-    per_sample = (output - target).pow(2).flatten(1).mean(dim=1)  # (b, ...) -> (b,)
+    squared = (output - target).pow(2)
+    if mask is None:
+        per_sample = squared.flatten(1).mean(dim=1)  # (b, ...) -> (b,)
+    else:
+        per_sample = (squared * mask).flatten(1).sum(dim=1) / mask.flatten(1).sum(dim=1)  # (b,)
     losses = loss_weight(schedule, timestep, prediction, weighting, min_snr_gamma).to(per_sample) * per_sample
     return losses.mean() if reduction == "mean" else losses
 
