@@ -285,3 +285,26 @@ def test_fold_orders_match_the_style_guide():
     out = masked_attention(q, k, v)[0]
     out = rearrange(out, "(b t) heads (h w) d -> b t h w (heads d)", b=SHAPE[0], h=SHAPE[2])
     torch.testing.assert_close(model(x), model.proj(out))
+
+
+def test_saved_activation_bytes_grows_as_each_path_should():
+    from tinyvdm.nn.attention import saved_activation_bytes
+
+    def saved(pattern, frames, backend):
+        return saved_activation_bytes(pattern, frames, 4, 4, 32, 2, backend=backend)
+
+    # The plain path keeps the (heads, n, n) float32 softmax weights: quadratic in the frames.
+    for frames in (4, 8, 16):
+        n = frames * 16
+        assert saved("full", frames, "plain") >= 2 * n * n * 4
+    assert saved("full", 16, "plain") / saved("full", 8, "plain") > 3.0
+    # A fused kernel keeps O(n) numbers: doubling the frames doubles the bytes.
+    assert 1.8 < saved("full", 16, "sdpa") / saved("full", 8, "sdpa") < 2.2
+    # Factorised spatial attention is linear in the frames on either path.
+    for backend in ("plain", "sdpa"):
+        assert 1.8 < saved("spatial", 16, backend) / saved("spatial", 8, backend) < 2.2
+    # The masked patterns hand SDPA an (n, n) bool mask, which autograd keeps.
+    n = 16 * 16
+    assert saved("causal", 16, "sdpa") >= n * n
+    with pytest.raises(ValueError, match="pattern"):
+        saved_activation_bytes("dilated", 4, 4, 4, 32, 2)

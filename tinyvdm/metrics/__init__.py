@@ -3,6 +3,7 @@
 - :mod:`~tinyvdm.metrics.scene`: a rule-based checker for generated bouncing-shapes clips.
 - :mod:`~tinyvdm.metrics.image`: PSNR and SSIM per frame.
 - :mod:`~tinyvdm.metrics.frechet`: the Fréchet distance behind FID and FVD.
+- :mod:`~tinyvdm.metrics.motion`: object centres and motion against the dataset's ground truth.
 """
 
 from tinyvdm.metrics.frechet import (
@@ -10,6 +11,7 @@ from tinyvdm.metrics.frechet import (
     frechet_distance,
     frechet_distance_from_features,
 )
+from tinyvdm.metrics.motion import jitter, object_centroids, position_error
 from tinyvdm.metrics.image import gaussian_window, psnr, ssim, ssim_map
 from tinyvdm.metrics.scene import (
     BatchReport,
@@ -28,6 +30,6 @@ from tinyvdm.metrics.scene import (
 __all__ = [
     "BatchReport", "Detection", "FrameAnalysis", "SceneConfig", "SceneReport", "Track",
     "analyse_frame", "check_batch", "check_clip", "detect_objects", "feature_statistics",
-    "frechet_distance", "frechet_distance_from_features", "gaussian_window", "psnr", "ssim",
-    "ssim_map", "track",
+    "frechet_distance", "frechet_distance_from_features", "gaussian_window", "jitter",
+    "object_centroids", "position_error", "psnr", "ssim", "ssim_map", "track",
 ]

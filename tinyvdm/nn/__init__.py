@@ -10,6 +10,7 @@ from tinyvdm.nn.attention import (
     frame_mask,
     masked_attention,
     position_mask,
+    saved_activation_bytes,
     scored_pairs,
     use_sdpa,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "frame_mask",
     "masked_attention",
     "position_mask",
+    "saved_activation_bytes",
     "scored_pairs",
     "timestep_embedding",
     "use_sdpa",

@@ -354,3 +354,34 @@ def attention_cost_table(frames: tuple[int, ...] = (4, 8, 16, 32), height: int =
                          patterns: tuple[str, ...] = PATTERNS) -> list[AttentionCost]:
     """:func:`attention_cost` for every pattern and frame count: one row each, patterns outer."""
     return [attention_cost(pattern, t, height, width, dim, heads, batch) for pattern in patterns for t in frames]
+
+
+def saved_activation_bytes(pattern: str, frames: int, height: int, width: int, dim: int, heads: int,
+                           batch: int = 1, backend: str = "auto", device: torch.device | str = "cpu") -> int:
+    """Bytes one ``VideoAttention`` layer keeps for its backward pass, measured, not estimated.
+
+    Runs the layer's forward on real tensors of ``(batch, frames, height, width, dim)`` and adds
+    up every tensor autograd saves for the backward pass (each storage once; the layer's weights,
+    which exist anyway, and its input are not counted). This is the memory a training step must
+    hold per attention layer until the backward pass reaches it, the part that grows with the
+    number of frames: the plain path keeps its ``(n, n)`` softmax weights, a fused SDPA kernel
+    only a few numbers per query. It runs the real layer, so keep clips moderate.
+    """
+    _check_pattern(pattern)
+    for name, value in (("frames", frames), ("height", height), ("width", width), ("dim", dim),
+                        ("heads", heads), ("batch", batch)):
+        _check_size(name, value)
+    layer = VideoAttention(dim, heads, pattern, backend=backend).to(device)
+    x = torch.randn(batch, frames, height, width, dim, device=device, requires_grad=True)
+    skip = {p.untyped_storage().data_ptr() for p in layer.parameters()} | {x.untyped_storage().data_ptr()}
+    seen: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in skip:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        layer(x)
+    return sum(seen.values())

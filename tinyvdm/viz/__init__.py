@@ -3,11 +3,13 @@
 - ``frames``: tensors to uint8 frames, mosaics and frame-grid figures.
 - ``animation``: inline GIF animations that survive static viewers; GIF and MP4 files.
 - ``widgets``: live widgets with a static PNG in the same output; the dataset browser.
-- ``schedule_explorer``, ``trajectory``: the noise-schedule explorer (chapter 06) and the
-  sampling-trajectory scrubber (chapter 07).
+- ``schedule_explorer``, ``trajectory``, ``attention_viewer``: the noise-schedule explorer
+  (chapter 06), the sampling-trajectory scrubber (chapter 07) and the attention-mask viewer
+  (chapter 08).
 - ``figures``: where chapter outputs go, and atomic saving.
 """
 
+from tinyvdm.viz.attention_viewer import AttentionMaskViewer, pattern_gallery
 from tinyvdm.viz.animation import animate, gif_bytes, save_gif, save_mp4
 from tinyvdm.viz.figures import atomic_path, output_dir, savefig
 from tinyvdm.viz.frames import frame_grid, grid_image, side_by_side, to_uint8
@@ -23,6 +25,7 @@ from tinyvdm.viz.widgets import (
 )
 
 __all__ = [
+    "AttentionMaskViewer",
     "DatasetBrowser",
     "FrameScrubber",
     "NoiseScheduleExplorer",
@@ -37,6 +40,7 @@ __all__ = [
     "grid_image",
     "output_dir",
     "overlay_frame",
+    "pattern_gallery",
     "save_gif",
     "save_mp4",
     "savefig",
