@@ -1,6 +1,7 @@
 """Networks, one family per module. Samplers and training loops live elsewhere."""
 
 from tinyvdm.models.autoregressive import AR_CONFIGS, ARConfig, ARTransformer, KVCache, ar_loss
+from tinyvdm.models.dit import CONDITIONINGS, DIT_CONFIGS, DiT, DiTBlock, DiTConfig
 from tinyvdm.models.gan import (
     GAN_CONFIGS,
     GANConfig,
@@ -11,6 +12,7 @@ from tinyvdm.models.gan import (
     generator_loss,
     r1_penalty,
 )
+from tinyvdm.models.uvit import UVIT_CONFIGS, UViT, UViTConfig
 from tinyvdm.models.vae import (
     VAE_CONFIGS,
     DiagonalGaussian,
@@ -23,6 +25,7 @@ from tinyvdm.models.vae import (
     posterior_means,
     vae_loss,
 )
+from tinyvdm.models.vit import VIT_CONFIGS, ViT, ViTConfig
 from tinyvdm.models.vqvae import (
     VQVAE,
     VQVAE_CONFIGS,
@@ -34,6 +37,8 @@ from tinyvdm.models.vqvae import (
 )
 
 __all__ = [
+    "CONDITIONINGS", "DIT_CONFIGS", "DiT", "DiTBlock", "DiTConfig",
+    "UVIT_CONFIGS", "UViT", "UViTConfig", "VIT_CONFIGS", "ViT", "ViTConfig",
     "AR_CONFIGS", "ARConfig", "ARTransformer", "KVCache", "ar_loss",
     "GAN_CONFIGS", "GANConfig", "VideoDiscriminator", "VideoGenerator", "discriminator_loss", "gan_step",
     "generator_loss", "r1_penalty",

@@ -15,8 +15,19 @@ from tinyvdm.nn.attention import (
     use_sdpa,
 )
 from tinyvdm.nn.embeddings import TimestepEmbedder, timestep_embedding
+from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, patchify, sincos_position_embedding, unpatchify
+from tinyvdm.nn.transformer import ATTENTIONS, MODEL_ATTENTIONS, CrossAttention, TransformerBlock
 
 __all__ = [
+    "ATTENTIONS",
+    "MODEL_ATTENTIONS",
+    "CrossAttention",
+    "PatchEmbed",
+    "SpaceTimePositionEmbedding",
+    "TransformerBlock",
+    "patchify",
+    "sincos_position_embedding",
+    "unpatchify",
     "AttentionCost",
     "TimestepEmbedder",
     "VideoAttention",

@@ -1,0 +1,350 @@
+"""DiT: the diffusion transformer, with its four ways of feeding in the condition.
+
+Taught in chapter 11 (DiT), following Peebles & Xie 2023, "Scalable Diffusion Models with
+Transformers", extended to video with space-time patches (as Latte, Ma et al. 2024, does). A noisy
+clip ``(b, t, c, h, w)`` is cut into patches of ``p x p`` pixels and ``pt`` frames, embedded, given a
+fixed sin-cos position code, run through ``depth`` blocks and a final layer that maps each token
+back to its patch; :func:`~tinyvdm.nn.patch.unpatchify` reassembles the clip.
+
+The condition is the diffusion step (its sinusoidal code through an MLP) plus, optionally, a class
+label (a learned table with a null class). The paper's four block designs (its section 3.2,
+Figure 3) are ``conditioning``:
+
+- ``"adaln_zero"`` (default): each block's LayerNorms lose their own scale and shift; an MLP of the
+  condition vector ``c`` = step + class embedding regresses a shift, a scale and a *gate* per
+  sublayer: ``x + gate * sublayer(norm(x) * (1 + scale) + shift)``. The regression is
+  zero-initialised, so every gate starts at 0 and each block is the identity; the final layer is
+  zero-initialised too, so the untrained model predicts 0. The paper's best (its Figure 5);
+- ``"adaln"``: the same shift and scale, no gate, ordinary initialisation;
+- ``"in_context"``: the step and class embeddings become two extra tokens, read by plain
+  transformer blocks (as U-ViT does); here they are copied in front of every frame's tokens (see
+  :mod:`tinyvdm.nn.transformer`) and dropped after the last block;
+- ``"cross_attention"``: after self-attention, each block's tokens attend to the sequence of the
+  two condition embeddings (a cross-attention layer per block, the most expensive design).
+
+``attention`` picks the space-time pattern of the self-attention: ``factorised`` (spatial then
+temporal in each block, each sublayer with its own modulation), ``full``, or ``spatial`` /
+``causal`` / ``sparse-causal``. :meth:`DiT.gflops` counts the forward FLOPs that the paper plots its
+FID against: halving the patch size quadruples the tokens, and so roughly the FLOPs.
+
+The denoiser interface is the project's (see :mod:`tinyvdm.models.unet`):
+``model(x (b, t, c, h, w), timestep (b,), cond (b,) int64 | None)`` -> shaped like ``x``; label
+``num_classes`` and ``cond=None`` mean the null class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import partial
+
+import torch
+from torch import nn
+
+from tinyvdm.nn.attention import VideoAttention
+from tinyvdm.nn.embeddings import TimestepEmbedder
+from tinyvdm.nn.patch import POSITION_KINDS, PatchEmbed, SpaceTimePositionEmbedding, unpatchify
+from tinyvdm.nn.transformer import (
+    MLP,
+    CrossAttention,
+    LabelEmbedder,
+    attention_patterns,
+    check_denoiser_inputs,
+    check_model_attention,
+    forward_flops,
+    join_frame_tokens,
+    split_frame_tokens,
+)
+
+CONDITIONINGS = ("adaln_zero", "adaln", "in_context", "cross_attention")
+ADAPTIVE = ("adaln_zero", "adaln")
+
+
+def per_sample(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``v`` ``(b, d)`` viewed as ``(b, 1, ..., 1, d)``, to broadcast over the tokens of ``x`` ``(b, ..., d)``."""
+    return v.reshape(v.shape[0], *(1,) * (x.ndim - 2), v.shape[-1])
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``x * (1 + scale) + shift``, ``shift`` and ``scale`` ``(b, d)`` broadcast over ``x`` ``(b, ..., d)``."""
+    return torch.addcmul(per_sample(shift, x), x, 1 + per_sample(scale, x))
+
+
+@dataclass
+class DiTConfig:
+    """Sizes and switches of :class:`DiT`; toy-sized defaults (see ``DIT_CONFIGS``).
+
+    ``patch_size`` ``p``, ``tubelet`` ``pt``; ``attention``: one of ``MODEL_ATTENTIONS`` of
+    :mod:`tinyvdm.nn.transformer`; ``conditioning``: one of ``CONDITIONINGS`` (module docstring).
+    ``position``: ``"sincos"`` (DiT's fixed code, any clip size) or ``"learned"`` (tables sized by
+    ``frames`` and ``image_size``, which are otherwise unused). ``num_classes`` (``None`` or 0: no
+    class) adds a class embedding with one extra row, the null class. ``frequency_dim``: width of
+    the step's sinusoidal code (DiT's 256).
+    """
+
+    in_channels: int = 3
+    out_channels: int | None = None  # None: same as in_channels
+    patch_size: int = 4
+    tubelet: int = 1
+    dim: int = 64
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    attention: str = "factorised"
+    conditioning: str = "adaln_zero"
+    position: str = "sincos"
+    num_classes: int | None = None
+    frequency_dim: int = 256
+    image_size: int = 32
+    frames: int = 16
+    dropout: float = 0.0
+    backend: str = "auto"
+
+    def __post_init__(self):
+        for name in ("in_channels", "patch_size", "tubelet", "dim", "depth", "heads", "frequency_dim",
+                     "image_size", "frames"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.out_channels is not None and (not isinstance(self.out_channels, int) or self.out_channels < 1):
+            raise ValueError(f"out_channels must be None or a positive int, got {self.out_channels!r}")
+        if self.dim % self.heads:
+            raise ValueError(f"dim must be divisible by heads, got dim={self.dim}, heads={self.heads}")
+        check_model_attention(self.attention)
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
+        if self.position not in POSITION_KINDS:
+            raise ValueError(f"position must be one of {POSITION_KINDS}, got {self.position!r}")
+        if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 0):
+            raise ValueError(f"num_classes must be None or an int >= 0, got {self.num_classes!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    @property
+    def max_grid(self) -> tuple[int, int, int]:
+        """The largest token grid ``(t', h', w')`` of a learned position code."""
+        return self.frames // self.tubelet, self.image_size // self.patch_size, self.image_size // self.patch_size
+
+
+def _tiny(patch_size: int) -> DiTConfig:
+    return DiTConfig(dim=64, depth=4, heads=4, patch_size=patch_size)
+
+
+def _small(patch_size: int) -> DiTConfig:
+    # DiT-S's heads' width (32) and two thirds of its depth at a third of its width (384): about the
+    # parameters of the UNet "small" of chapter 07, for a fair comparison.
+    return DiTConfig(dim=128, depth=8, heads=4, patch_size=patch_size)
+
+
+def _base(patch_size: int) -> DiTConfig:
+    # DiT-B's 12 blocks and head width (64) at a quarter of its width (768): about the UNet "base".
+    return DiTConfig(dim=192, depth=12, heads=3, patch_size=patch_size)
+
+
+# Named sizes, "size/patch" as the paper names them (factorised attention, adaLN-Zero, 3 channels,
+# no classes). Parameters barely depend on the patch (only the patch embedding and the final layer
+# see it); forward GFLOPs on (1, 8, 3, 32, 32), 2 per multiply-add, grow 4.3-5.2x from patch 4 to
+# patch 2 (4x the tokens; attention grows faster): tiny 0.45M (0.31 / 1.6 GFLOPs at patch 4 / 2)
+# for the tests, S 3.4M (2.3 / 10.8) for the CPU chapter, B 11.3M (7.6 / 34) for a GPU.
+DIT_CONFIGS = {
+    "tiny/4": partial(_tiny, 4), "tiny/2": partial(_tiny, 2),
+    "S/4": partial(_small, 4), "S/2": partial(_small, 2),
+    "B/4": partial(_base, 4), "B/2": partial(_base, 2),
+}
+
+
+class DiTBlock(nn.Module):
+    """One DiT block: self-attention sublayer(s), a cross-attention sublayer (``cross_attention`` only), an MLP.
+
+    ``x`` ``(b, t, h, w, d)``, the condition vector ``c`` ``(b, d)`` (adaptive variants) and the
+    condition tokens ``context`` ``(b, k, d)`` (``cross_attention``) -> ``(b, t, h, w, d)``. For
+    ``in_context`` the caller has already put the condition tokens into ``x``.
+    """
+
+    def __init__(self, dim: int, heads: int, attention: str = "factorised", conditioning: str = "adaln_zero",
+                 mlp_ratio: float = 4.0, dropout: float = 0.0, backend: str = "auto"):
+        super().__init__()
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+        self.patterns = attention_patterns(attention)
+        self.conditioning = conditioning
+        adaptive = conditioning in ADAPTIVE
+        # The adaptive variants regress the norms' scale and shift from c, so the norms learn none.
+        self.attention_norms = nn.ModuleList(nn.LayerNorm(dim, eps=1e-6, elementwise_affine=not adaptive)
+                                             for _ in self.patterns)
+        self.attentions = nn.ModuleList(VideoAttention(dim, heads, pattern, backend) for pattern in self.patterns)
+        if conditioning == "cross_attention":
+            self.cross_norm = nn.LayerNorm(dim, eps=1e-6)
+            self.cross_attention = CrossAttention(dim, heads, backend=backend)
+        else:
+            self.cross_norm = self.cross_attention = None
+        self.mlp_norm = nn.LayerNorm(dim, eps=1e-6, elementwise_affine=not adaptive)
+        self.mlp = MLP(dim, int(mlp_ratio * dim), dropout)
+        # Per modulated sublayer (each attention and the MLP): shift, scale, and for adaLN-Zero a gate.
+        self.per_sublayer = {"adaln_zero": 3, "adaln": 2}.get(conditioning, 0)
+        sublayers = len(self.patterns) + 1
+        self.modulation = (nn.Sequential(nn.SiLU(), nn.Linear(dim, self.per_sublayer * sublayers * dim))
+                           if adaptive else None)
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        # adaLN-Zero: a zero regression makes every shift, scale and gate 0 for any c, so each
+        # sublayer adds gate * (...) = 0 and the block starts as the identity (DiT section 3.2,
+        # after Goyal et al.'s zero-initialised final BatchNorm scale in each ResNet block). The
+        # gradient still reaches the regression through the sublayer outputs, so it wakes up.
+        if self.conditioning == "adaln_zero":
+            nn.init.zeros_(self.modulation[-1].weight)
+            nn.init.zeros_(self.modulation[-1].bias)
+
+    def modulations(self, c: torch.Tensor | None) -> list[tuple[torch.Tensor, ...]] | None:
+        """``(shift, scale[, gate])`` ``(b, d)`` each, per sublayer in order; ``None`` for the token variants."""
+        if self.modulation is None:
+            return None
+        if not isinstance(c, torch.Tensor) or c.ndim != 2:
+            raise ValueError(f"the {self.conditioning} block needs c of shape (b, d), got "
+                             f"{tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__}")
+        params = self.modulation(c).chunk(self.per_sublayer * (len(self.patterns) + 1), dim=1)  # each (b, d)
+        return [params[i:i + self.per_sublayer] for i in range(0, len(params), self.per_sublayer)]
+
+    def sublayer(self, x: torch.Tensor, norm: nn.Module, layer: nn.Module, modulation, *args) -> torch.Tensor:
+        """``x + [gate *] layer(modulate(norm(x)), *args)``, the one residual step every sublayer takes."""
+        hidden = norm(x)
+        if modulation is not None:
+            hidden = modulate(hidden, modulation[0], modulation[1])
+        out = layer(hidden, *args)
+        if modulation is not None and len(modulation) == 3:
+            out = out * per_sample(modulation[2], out)
+        return x + out
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None,
+                context: torch.Tensor | None = None) -> torch.Tensor:
+        modulations = self.modulations(c)
+        for i, (norm, attention) in enumerate(zip(self.attention_norms, self.attentions)):
+            x = self.sublayer(x, norm, attention, modulations[i] if modulations else None)
+        if self.cross_attention is not None:
+            if context is None:
+                raise ValueError("the cross_attention block needs context, condition tokens of shape (b, k, d)")
+            x = self.sublayer(x, self.cross_norm, self.cross_attention, None, context)
+        return self.sublayer(x, self.mlp_norm, self.mlp, modulations[-1] if modulations else None)
+
+
+class FinalLayer(nn.Module):
+    """Norm, then a linear map of each token to its box of pixels: ``(b, t, h, w, d)`` -> ``(b, t, h, w, pt p p c)``.
+
+    The adaptive variants modulate the norm with a shift and scale regressed from ``c`` (no gate:
+    the zero-initialised linear map plays its part).
+    """
+
+    def __init__(self, dim: int, patch_dim: int, adaptive: bool):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=1e-6, elementwise_affine=not adaptive)
+        self.linear = nn.Linear(dim, patch_dim)
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim)) if adaptive else None
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = self.norm(x)
+        if self.modulation is not None:
+            shift, scale = self.modulation(c).chunk(2, dim=1)  # 2 x (b, d)
+            hidden = modulate(hidden, shift, scale)
+        return self.linear(hidden)
+
+
+class DiT(nn.Module):
+    """The DiT denoiser: ``forward(x (b, t, c, h, w), timestep (b,), cond (b,) | None)`` -> like ``x``.
+
+    See the module docstring; build a named size with :meth:`from_name`.
+    """
+
+    def __init__(self, config: DiTConfig | None = None):
+        super().__init__()
+        self.config = config = config or DiTConfig()
+        out_channels = config.out_channels or config.in_channels
+        self.patch_embed = PatchEmbed(config.in_channels, config.dim, config.patch_size, config.tubelet)
+        self.position = SpaceTimePositionEmbedding(config.dim, config.position,
+                                                   config.max_grid if config.position == "learned" else None)
+        self.time_embed = TimestepEmbedder(config.dim, frequency_dim=config.frequency_dim)
+        self.class_embed = LabelEmbedder(config.num_classes, config.dim) if config.num_classes else None
+        self.blocks = nn.ModuleList(
+            DiTBlock(config.dim, config.heads, config.attention, config.conditioning, config.mlp_ratio,
+                     config.dropout, config.backend)
+            for _ in range(config.depth))
+        patch_dim = config.tubelet * config.patch_size**2 * out_channels
+        self.final = FinalLayer(config.dim, patch_dim, adaptive=config.conditioning in ADAPTIVE)
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        # DiT's scheme. Xavier-uniform linear layers with zero biases (the patch embedding
+        # included: a linear map of the flattened box, like the paper's reshaped conv), N(0, 0.02)
+        # for the label table and the step MLP, LayerNorms as the identity.
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        if self.class_embed is not None:
+            nn.init.normal_(self.class_embed.table.weight, std=0.02)
+        nn.init.normal_(self.time_embed.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.time_embed.mlp[2].weight, std=0.02)
+        self.position.initialize_weights()
+        # adaLN-Zero: zero each block's regression (the block does it, see DiTBlock) and the whole
+        # final layer, so the untrained model is the identity on the residual stream and predicts
+        # exactly 0, the mean of the noise it learns to predict. The other variants keep the
+        # random initialisation above: that is what the paper compares against.
+        for block in self.blocks:
+            block.initialize_weights()
+        if self.config.conditioning == "adaln_zero":
+            nn.init.zeros_(self.final.modulation[-1].weight)
+            nn.init.zeros_(self.final.modulation[-1].bias)
+            nn.init.zeros_(self.final.linear.weight)
+            nn.init.zeros_(self.final.linear.bias)
+
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> DiT:
+        """A named size from ``DIT_CONFIGS`` (``"tiny/4"``, ``"S/2"``, ...), fields overridden."""
+        if name not in DIT_CONFIGS:
+            raise ValueError(f"unknown DiT size {name!r}; choose one of {sorted(DIT_CONFIGS)}")
+        return cls(replace(DIT_CONFIGS[name](), **overrides))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def flops_per_forward(self, x_shape: tuple[int, ...] = (1, 8, 3, 32, 32)) -> int:
+        """FLOPs of one unconditional forward pass on ``x_shape`` ``(b, t, c, h, w)``, counted on the meta device.
+
+        2 FLOPs per multiply-add: the paper's "Gflops" count multiply-adds, so halve these to compare.
+        See :func:`~tinyvdm.nn.transformer.forward_flops` for what is counted.
+        """
+        return forward_flops(self, x_shape)
+
+    def gflops(self, x_shape: tuple[int, ...] = (1, 8, 3, 32, 32)) -> float:
+        """:meth:`flops_per_forward` in billions."""
+        return self.flops_per_forward(x_shape) / 1e9
+
+    def forward(self, x: torch.Tensor, timestep: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``(b, t, c, h, w)``, ``timestep`` ``(b,)``, ``cond`` ``(b,)`` or None -> ``(b, t, c_out, h, w)``."""
+        config = self.config
+        check_denoiser_inputs("DiT", x, timestep, cond, config.in_channels, config.patch_size, config.tubelet,
+                              config.num_classes)
+        b = x.shape[0]
+        grid = self.position(self.patch_embed(x))  # (b, t', h', w', d)
+        h = grid.shape[2]
+        embeddings = [self.time_embed(timestep).to(grid.dtype)]  # (b, d)
+        if self.class_embed is not None:
+            embeddings.append(self.class_embed(cond, b, x.device).to(grid.dtype))  # (b, d)
+
+        c = context = None
+        if config.conditioning in ADAPTIVE:
+            c = torch.stack(embeddings).sum(dim=0)  # (b, d): step + class, as in DiT
+        else:
+            context = torch.stack(embeddings, dim=1)  # (b, k, d)
+        tokens = grid
+        if config.conditioning == "in_context":
+            tokens = join_frame_tokens(grid, context)  # (b, t', 1, k + h' w', d)
+        for block in self.blocks:
+            tokens = block(tokens, c, context if config.conditioning == "cross_attention" else None)
+        if config.conditioning == "in_context":
+            _, tokens = split_frame_tokens(tokens, context.shape[1], h)  # the condition tokens are dropped
+        patches = self.final(tokens, c)  # (b, t', h', w', pt p p c_out)
+        return unpatchify(patches, config.patch_size, config.tubelet)  # (b, t, c_out, h, w)

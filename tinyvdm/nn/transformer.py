@@ -1,0 +1,239 @@
+"""Transformer blocks over video tokens, and the parts the transformer denoisers share.
+
+Taught in chapters 08-11: chapter 08 builds the attention patterns
+(:mod:`tinyvdm.nn.attention`) and the pre-norm block around them; chapter 09's ViT stacks these
+blocks; chapter 10's U-ViT adds long skips between them; chapter 11's DiT swaps their LayerNorms
+for adaptive ones (its block lives in :mod:`tinyvdm.models.dit`).
+
+A block reads and writes tokens ``(b, t, h, w, d)``, as :class:`~tinyvdm.nn.attention.VideoAttention`
+does. Its ``attention`` is one of the patterns of ``VideoAttention`` (``spatial``, ``temporal``,
+``full``, ``causal``, ``sparse-causal``) or ``factorised``: spatial attention, then temporal
+attention, each with its own norm and residual, in one block (TimeSformer's "divided space-time
+attention", Bertasius et al. 2021; Latte's spatial then temporal layers).
+
+Extra tokens that belong to no pixel (a ViT's class token, U-ViT's timestep token, DiT's
+in-context condition tokens) ride along *per frame*: :func:`join_frame_tokens` puts a copy of them
+in front of every frame's ``h w`` tokens, giving ``(b, t, 1, k + h w, d)``, a grid whose frames are
+``k + h w`` tokens long. Every pattern then keeps its meaning: spatial attention still never mixes
+frames (each frame talks to its own copy), causal attention still never reads a later frame
+(frame ``f``'s copy sees frames ``0 .. f``), and full attention lets every token read every
+copy. (A ``temporal``-only model would leave each copy talking only to its other copies, never
+to a pixel, so the models here do not offer it.)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange, repeat
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from tinyvdm.nn.attention import BACKENDS, PATTERNS, VideoAttention, use_sdpa
+from tinyvdm.nn.patch import check_patchable
+
+ATTENTIONS = PATTERNS + ("factorised",)
+# What the ViT / U-ViT / DiT offer: every pattern that lets extra tokens reach the pixels.
+MODEL_ATTENTIONS = ("spatial", "full", "causal", "sparse-causal", "factorised")
+
+
+def _describe(x) -> str:
+    return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def attention_patterns(attention: str) -> tuple[str, ...]:
+    """The ``VideoAttention`` patterns one block runs, in order: ``("spatial", "temporal")`` for ``factorised``."""
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    return ("spatial", "temporal") if attention == "factorised" else (attention,)
+
+
+def check_model_attention(attention: str) -> None:
+    """Raise ``ValueError`` unless ``attention`` is one of ``MODEL_ATTENTIONS`` (see the module docstring)."""
+    if attention not in MODEL_ATTENTIONS:
+        raise ValueError(f"attention must be one of {MODEL_ATTENTIONS}, got {attention!r}")
+
+
+class MLP(nn.Module):
+    """``Linear(d, hidden)``, GELU, dropout, ``Linear(hidden, d)``, dropout: ``(..., d)`` -> ``(..., d)``."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0):
+        super().__init__()
+        self.fc = nn.Linear(dim, hidden)
+        self.out = nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.out(self.dropout(F.gelu(self.fc(x)))))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: ``x + attention(norm(x))`` for each pattern of ``attention``, then ``x + mlp(norm(x))``.
+
+    ``x`` ``(b, t, h, w, d)`` -> same shape. ``attention="factorised"`` runs spatial then temporal
+    attention (two norms, two residuals). ``forward(x, return_weights=True)`` also returns the
+    attention weights, a list with one ``(b, heads, n, n)`` tensor per attention layer
+    (``n = t h w``), from ``VideoAttention``'s teaching path.
+    """
+
+    def __init__(self, dim: int, heads: int, attention: str = "full", mlp_ratio: float = 4.0,
+                 dropout: float = 0.0, backend: str = "auto"):
+        super().__init__()
+        self.patterns = attention_patterns(attention)
+        if not mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be positive, got {mlp_ratio!r}")
+        self.attention = attention
+        self.attention_norms = nn.ModuleList(nn.LayerNorm(dim) for _ in self.patterns)
+        self.attentions = nn.ModuleList(VideoAttention(dim, heads, pattern, backend) for pattern in self.patterns)
+        self.mlp_norm = nn.LayerNorm(dim)
+        self.mlp = MLP(dim, int(mlp_ratio * dim), dropout)
+
+    def forward(self, x: torch.Tensor, return_weights: bool = False):
+        weights = []
+        for norm, attention in zip(self.attention_norms, self.attentions):
+            if return_weights:
+                out, layer_weights = attention(norm(x), return_weights=True)  # (b, t, h, w, d), (b, heads, n, n)
+                weights.append(layer_weights)
+            else:
+                out = attention(norm(x))  # (b, t, h, w, d)
+            x = x + out
+        x = x + self.mlp(self.mlp_norm(x))
+        return (x, weights) if return_weights else x
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention from video tokens ``(b, t, h, w, d)`` to condition tokens ``(b, k, d_context)``.
+
+    Queries come from the video tokens, keys and values from the condition: every token reads
+    the condition, and no token reads another (so it never mixes frames). Returns ``(b, t, h, w, d)``.
+    """
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None, backend: str = "auto"):
+        super().__init__()
+        for name, value in (("dim", dim), ("heads", heads), ("context_dim", context_dim or dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if dim % heads:
+            raise ValueError(f"dim must be divisible by heads, got dim={dim}, heads={heads}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.heads, self.backend = heads, backend
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(context_dim or dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim != 5:
+            raise ValueError(f"x must have shape (b, t, h, w, d), got {_describe(x)}")
+        if not isinstance(context, torch.Tensor) or context.ndim != 3 or context.shape[0] != x.shape[0]:
+            raise ValueError(f"context must have shape (b, k, d) with b = {x.shape[0]}, got {_describe(context)}")
+        _, t, h, _, _ = x.shape
+        q = rearrange(self.q(x), "b t h w (heads d) -> b heads (t h w) d", heads=self.heads)
+        k, v = rearrange(self.kv(context), "b k (two heads d) -> two b heads k d", two=2, heads=self.heads)
+        if use_sdpa(self.backend, x.device, k.shape[-2]):
+            out = F.scaled_dot_product_attention(q, k, v)  # (b, heads, (t h w), d)
+        else:
+            scores = torch.matmul(q, k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)  # (b, heads, n, k)
+            out = torch.matmul(scores.softmax(dim=-1), v)  # (b, heads, (t h w), d)
+        return self.proj(rearrange(out, "b heads (t h w) d -> b t h w (heads d)", t=t, h=h))
+
+
+def join_frame_tokens(grid: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+    """Put a copy of ``extra`` ``(b, k, d)`` in front of every frame of ``grid`` ``(b, t, h, w, d)``.
+
+    Returns ``(b, t, 1, k + h w, d)``: each frame is one row of ``k + h w`` tokens, the ``k`` extra
+    ones first. :func:`split_frame_tokens` undoes it.
+    """
+    if not isinstance(grid, torch.Tensor) or grid.ndim != 5:
+        raise ValueError(f"grid must have shape (b, t, h, w, d), got {_describe(grid)}")
+    b, t, _, _, d = grid.shape
+    if not isinstance(extra, torch.Tensor) or extra.ndim != 3 or extra.shape[0] != b or extra.shape[2] != d:
+        raise ValueError(f"extra must have shape (b, k, d) = ({b}, k, {d}), got {_describe(extra)}")
+    copies = repeat(extra, "b k d -> b t k d", t=t)  # (b, t, k, d)
+    pixels = rearrange(grid, "b t h w d -> b t (h w) d")  # (b, t, h w, d)
+    return torch.cat([copies, pixels], dim=2)[:, :, None]  # (b, t, 1, k + h w, d)
+
+
+def split_frame_tokens(tokens: torch.Tensor, k: int, height: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Undo :func:`join_frame_tokens`: ``(b, t, 1, k + h w, d)`` -> ``(extra (b, t, k, d), grid (b, t, h, w, d))``.
+
+    The extra tokens come back per frame, since each frame's copy has been updated separately.
+    """
+    if (not isinstance(tokens, torch.Tensor) or tokens.ndim != 5 or tokens.shape[2] != 1
+            or tokens.shape[3] <= k or (tokens.shape[3] - k) % height):
+        raise ValueError(f"tokens must have shape (b, t, 1, k + h w, d) with k = {k} and h = {height}, "
+                         f"got {_describe(tokens)}")
+    rows = tokens[:, :, 0]  # (b, t, k + h w, d)
+    grid = rearrange(rows[:, :, k:], "b t (h w) d -> b t h w d", h=height)
+    return rows[:, :, :k], grid
+
+
+class LabelEmbedder(nn.Module):
+    """Class labels ``(b,)`` in ``[0, num_classes]`` -> ``(b, d)``; label ``num_classes`` is the null class.
+
+    ``cond=None`` means the null class for the whole batch (the project's denoiser interface, as
+    in :class:`~tinyvdm.models.unet.UNet`): training with labels dropped to ``num_classes`` now and
+    then teaches the same network its unconditional prediction, for classifier-free guidance.
+    """
+
+    def __init__(self, num_classes: int, dim: int):
+        super().__init__()
+        for name, value in (("num_classes", num_classes), ("dim", dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.num_classes = num_classes
+        self.table = nn.Embedding(num_classes + 1, dim)  # + 1: the null class
+
+    def forward(self, cond: torch.Tensor | None, b: int, device: torch.device) -> torch.Tensor:
+        if cond is None:
+            cond = torch.full((b,), self.num_classes, dtype=torch.long, device=device)
+        return self.table(cond)  # (b, d)
+
+
+def check_denoiser_inputs(name: str, x: torch.Tensor, timestep: torch.Tensor, cond: torch.Tensor | None,
+                          in_channels: int, patch_size: int, tubelet: int, num_classes: int | None) -> None:
+    """Raise ``ValueError`` naming the expected shape when an input of a ``model(x, timestep, cond)`` does not fit.
+
+    ``x`` ``(b, t, in_channels, h, w)`` with ``t`` divisible by ``tubelet`` and ``h, w`` by
+    ``patch_size``; ``timestep`` ``(b,)``; ``cond`` ``None`` or int64 ``(b,)``, and only when the
+    model has classes. ``name`` is the model's, for the messages.
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 5 or x.shape[2] != in_channels:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must have shape (b, t, {in_channels}, h, w), got {got}")
+    check_patchable(x, patch_size, tubelet)
+    b = x.shape[0]
+    if not isinstance(timestep, torch.Tensor) or timestep.shape != (b,):
+        got = tuple(timestep.shape) if isinstance(timestep, torch.Tensor) else type(timestep).__name__
+        raise ValueError(f"timestep must have shape (b,) = ({b},), got {got}")
+    if cond is None:
+        return
+    if not num_classes:
+        raise ValueError(f"cond was given but the {name} was built with num_classes={num_classes}")
+    if not isinstance(cond, torch.Tensor) or cond.shape != (b,) or cond.dtype != torch.long:
+        got = f"{cond.dtype} {tuple(cond.shape)}" if isinstance(cond, torch.Tensor) else type(cond).__name__
+        raise ValueError(f"cond must be int64 class labels of shape (b,) = ({b},), got {got}")
+
+
+def forward_flops(model: nn.Module, x_shape: tuple[int, ...], denoiser: bool = True) -> int:
+    """FLOPs of one forward pass of ``model`` on an input of ``x_shape``, counted by ``FlopCounterMode``.
+
+    Counted on a copy built from ``model.config`` on the meta device (no memory, no compute), where
+    attention runs through SDPA and the counter sees every matmul. ``denoiser=True`` calls
+    ``copy(x, timestep)`` (unconditional), else ``copy(x)``. FLOPs count 2 per multiply-add; only
+    matmuls, convolutions and attention are counted (norms and elementwise ops are not). The DiT
+    paper's "Gflops" count multiply-adds: half of these.
+    """
+    x_shape = tuple(x_shape)
+    if not x_shape or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in x_shape):
+        raise ValueError(f"x_shape must be a tuple of positive ints, got {x_shape!r}")
+    with torch.device("meta"):
+        copy = type(model)(model.config)
+        x = torch.empty(*x_shape)
+        timestep = torch.zeros(x_shape[0], dtype=torch.long)
+    with FlopCounterMode(display=False) as counter:
+        if denoiser:
+            copy(x, timestep)
+        else:
+            copy(x)
+    return counter.get_total_flops()
