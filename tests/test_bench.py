@@ -67,10 +67,26 @@ def test_measure_ceiling_is_positive():
     assert ceiling["best"] == max(ceiling["matmul"], ceiling["conv"]) > 1e8
 
 
-@pytest.mark.parametrize("name", ["unet-huge", "dit-small", "unet-small-lstm", "unet"])
+@pytest.mark.parametrize("name", ["unet-huge", "unet-small-lstm", "unet", "vae-small"])
 def test_build_model_rejects_unknown_names(name):
     with pytest.raises(ValueError, match="unet-<size>"):
         bench.build_model(name)
+
+
+@pytest.mark.parametrize("name", ["dit-small", "dit-S/4-temporal", "uvit-huge"])
+def test_build_model_rejects_unknown_transformers(name):
+    with pytest.raises(ValueError, match="<size>"):
+        bench.build_model(name)
+
+
+def test_build_model_builds_the_transformers_with_their_attention():
+    from tinyvdm.models.dit import DiT
+    from tinyvdm.models.uvit import UViT
+
+    dit = bench.build_model("dit-tiny/4-full")
+    assert isinstance(dit, DiT) and dit.config.attention == "full" and dit.config.patch_size == 4
+    assert bench.build_model("dit-S/2").config.patch_size == 2
+    assert isinstance(bench.build_model("uvit-tiny-spatial"), UViT)
 
 
 def test_build_model_switches_the_temporal_layer():
@@ -118,3 +134,17 @@ def test_peer_adapter_swaps_time_and_channels():
     x = torch.randn(2, 5, 3, 4, 4)
     torch.testing.assert_close(model(x, torch.zeros(2)), 2 * x)
     assert seen["shape"] == (2, 3, 5, 4, 4)
+
+
+def test_attention_table_has_every_pattern_and_prices_full_attention_quadratically():
+    from tinyvdm.nn.attention import PATTERNS
+
+    rows = bench.attention_table(frames=(2, 4), height=2, width=2, dim=16, heads=2, repeats=1)
+    assert [(r["pattern"], r["frames"]) for r in rows] == [(p, t) for p in PATTERNS for t in (2, 4)]
+    by = {(r["pattern"], r["frames"]): r for r in rows}
+    full_attention = [by["full", t]["flops"] - by["spatial", t]["flops"] for t in (2, 4)]
+    assert full_attention[1] > 3 * full_attention[0] > 0  # the (n, n) part grows with n^2
+    assert all(r["seconds"] > 0 and r["saved_bytes"] > 0 for r in rows)
+    text = bench.format_report(bench.Report(device="cpu", threads=1, torch="x", ceiling={"best": 1e9},
+                                            attention=rows))
+    assert "sparse-causal" in text and "plain MB" in text

@@ -337,6 +337,26 @@ def test_diffusion_loss_mask_averages_only_the_masked_elements():
         diffusion_loss(schedule, dummy_model, x0, mask=torch.zeros(4, 1, 1, 1, 1, dtype=torch.bool))
 
 
+def test_diffusion_loss_known_frames_go_in_clean_and_are_not_scored():
+    schedule = NoiseSchedule.from_name("cosine", 100)
+    x0 = torch.randn(3, 4, 2, 4, 4, generator=torch.Generator().manual_seed(9))
+    seen = {}
+
+    def recording_model(xt, timestep, cond=None):
+        seen["xt"] = xt.clone()
+        return 0.5 * xt
+
+    loss = diffusion_loss(schedule, recording_model, x0, timestep=60, prediction="x0", known_frames=2,
+                          reduction="none", generator=torch.Generator().manual_seed(10))
+    assert torch.equal(seen["xt"][:, :2], x0[:, :2])  # given frames are clean
+    assert not torch.allclose(seen["xt"][:, 2:], x0[:, 2:])  # the rest is noised
+    expected = (0.5 * seen["xt"] - x0)[:, 2:].pow(2).flatten(1).mean(dim=1)
+    torch.testing.assert_close(loss, expected)
+    for bad in (4, -1, 1.5):
+        with pytest.raises(ValueError, match="known_frames"):
+            diffusion_loss(schedule, recording_model, x0, known_frames=bad)
+
+
 def test_vlb_terms_small_for_a_perfect_model():
     schedule = NoiseSchedule.from_name("cosine", 40)
     generator = torch.Generator().manual_seed(6)

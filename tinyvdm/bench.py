@@ -198,16 +198,33 @@ def load_peer(dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4)) -> nn.Modul
 
 
 def build_model(name: str) -> nn.Module:
-    """``unet-<size>[-<temporal>]`` (a named UNet, e.g. ``unet-ch07``, ``unet-small-conv``,
-    ``unet-small-none`` for the frame-by-frame 2-D UNet) or ``peer-unet3d``."""
+    """A model by name:
+
+    - ``unet-<size>[-<temporal>]``: a named UNet, e.g. ``unet-ch07``, ``unet-small-conv``,
+      ``unet-small-none`` for the frame-by-frame 2-D UNet;
+    - ``dit-<size>/<patch>[-<attention>]``: a named DiT, e.g. ``dit-S/4``, ``dit-tiny/4-full``;
+    - ``uvit-<size>[-<attention>]``: a named U-ViT, e.g. ``uvit-small``;
+    - ``peer-unet3d``.
+    """
+    from tinyvdm.models.dit import DIT_CONFIGS, DiT
     from tinyvdm.models.unet import UNET_CONFIGS, UNet
+    from tinyvdm.models.uvit import UVIT_CONFIGS, UViT
+    from tinyvdm.nn.transformer import MODEL_ATTENTIONS
 
     if name == "peer-unet3d":
         return load_peer()
+    family, _, rest = name.partition("-")
+    if family in ("dit", "uvit"):
+        size, _, attention = rest.partition("-")
+        configs, cls = (DIT_CONFIGS, DiT) if family == "dit" else (UVIT_CONFIGS, UViT)
+        if size not in configs or (attention and attention not in MODEL_ATTENTIONS):
+            raise ValueError(f"model must be '{family}-<size>[-<attention>]' with size in {sorted(configs)} and "
+                             f"attention in {MODEL_ATTENTIONS}, got {name!r}")
+        return cls.from_name(size, **({"attention": attention} if attention else {}))
     parts = name.split("-")
     if parts[0] != "unet" or len(parts) not in (2, 3) or parts[1] not in UNET_CONFIGS:
-        raise ValueError(f"model must be 'peer-unet3d' or 'unet-<size>[-attention|conv|none]' with size in "
-                         f"{sorted(UNET_CONFIGS)}, got {name!r}")
+        raise ValueError(f"model must be 'peer-unet3d', 'dit-<size>/<patch>[-<attention>]', 'uvit-<size>[-<attention>]' "
+                         f"or 'unet-<size>[-attention|conv|none]' with size in {sorted(UNET_CONFIGS)}, got {name!r}")
     overrides = {}
     if len(parts) == 3:
         if parts[2] not in ("attention", "conv", "none"):
@@ -253,6 +270,42 @@ class Report:
     ceiling: dict[str, float]
     train: list[TrainResult] = field(default_factory=list)
     sample: list[SampleResult] = field(default_factory=list)
+    attention: list[dict] = field(default_factory=list)
+
+
+def attention_table(frames: tuple[int, ...] = (4, 8, 16, 32), height: int = 8, width: int = 8, dim: int = 64,
+                    heads: int = 4, device: torch.device | str = "cpu", repeats: int = 3) -> list[dict]:
+    """Chapter 08's cost table: one ``VideoAttention`` layer per pattern and clip length.
+
+    Each row: FLOPs of forward + backward (:func:`~tinyvdm.nn.attention.attention_cost`), bytes kept
+    for the backward pass on the path the layer takes here and on the plain path
+    (:func:`~tinyvdm.nn.attention.saved_activation_bytes`), and the median measured seconds of a
+    forward + backward pass.
+    """
+    from tinyvdm.nn.attention import PATTERNS, VideoAttention, attention_cost, saved_activation_bytes
+
+    device = torch.device(device)
+    rows = []
+    for pattern in PATTERNS:
+        for t in frames:
+            layer = VideoAttention(dim, heads, pattern).to(device)
+            x = torch.randn(1, t, height, width, dim, device=device, requires_grad=True)
+
+            def step():
+                layer(x).sum().backward()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+
+            cost = attention_cost(pattern, t, height, width, dim, heads)
+            rows.append(dict(
+                pattern=pattern, frames=t, tokens=cost.tokens, flops=cost.flops,
+                useful_flops=cost.flops - cost.attention_flops + cost.useful_attention_flops,
+                saved_bytes=saved_activation_bytes(pattern, t, height, width, dim, heads, device=device),
+                plain_saved_bytes=saved_activation_bytes(pattern, t, height, width, dim, heads, backend="plain",
+                                                         device=device),
+                seconds=_median_seconds(step, repeats),
+            ))
+    return rows
 
 
 def benchmark_training(model: nn.Module, name: str, x_shape: tuple[int, ...], ceiling: float,
@@ -334,6 +387,13 @@ def format_report(report: Report) -> str:
                 if r.model != "peer-unet3d":
                     lines.append(f"{r.model} trains {r.frames_per_second / peer.frames_per_second:.1f}x as many "
                                  f"frames/s as peer-unet3d")
+    if report.attention:
+        lines += ["", f"{'attention layer':<16}{'frames':>7}{'tokens':>7}{'GFLOP':>8}{'useful':>8}{'saved MB':>9}"
+                  f"{'plain MB':>9}{'ms':>8}"]
+        for r in report.attention:
+            lines.append(f"{r['pattern']:<16}{r['frames']:>7}{r['tokens']:>7}{r['flops'] / 1e9:>8.3f}"
+                         f"{r['useful_flops'] / 1e9:>8.3f}{r['saved_bytes'] / 2**20:>9.2f}"
+                         f"{r['plain_saved_bytes'] / 2**20:>9.2f}{1000 * r['seconds']:>8.1f}")
     if report.sample:
         lines += ["", f"{'sampling':<22}{'sampler':>8}{'steps':>7}{'clips':>7}{'seconds':>10}{'s/clip':>9}"]
         for r in report.sample:
@@ -345,7 +405,8 @@ def format_report(report: Report) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tinyvdm.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="unet-ch07,unet-small",
-                        help="comma-separated: unet-<size>[-attention|conv|none], peer-unet3d")
+                        help="comma-separated: unet-<size>[-attention|conv|none], dit-<size>/<patch>[-<attention>] "
+                             "(chapter 11: dit-S/4), uvit-<size>[-<attention>], peer-unet3d")
     parser.add_argument("--peer", action="store_true", help="add peer-unet3d (needs `make bench-peer`)")
     parser.add_argument("--batch", type=int, default=8, help="clips per training step")
     parser.add_argument("--frames", type=int, default=8)
@@ -359,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample-batch", type=int, default=8, help="clips per sampling run")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: automatic)")
+    parser.add_argument("--attention", action="store_true",
+                        help="add chapter 08's cost table of the attention patterns (8x8 tokens, t = 4..32)")
     return parser
 
 
@@ -383,6 +446,8 @@ def run(args: argparse.Namespace) -> Report:
         report.train.append(benchmark_training(model, name, shape, quoted, steps=args.steps, bf16=args.bf16,
                                                device=device))
         print(format_report(report).splitlines()[-1], flush=True)
+    if args.attention:
+        report.attention = attention_table(device=device)
     sample_shape = (args.sample_batch, args.frames, 3, args.size, args.size)
     for item in filter(None, args.sample.split(",")):
         sampler, _, steps = item.partition(":")

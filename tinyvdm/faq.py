@@ -72,13 +72,20 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
         ("06_diffusion_forward_reverse", "Q21. The denoising process, claim by claim"),
         ("06_diffusion_forward_reverse", "Answer, with evidence"),
     ],
+    # Chapter 08 answers the attention part; chapters 14 (long video) and 16 (editing) add the rest.
+    22: [
+        ("08_space_time_attention", "Five patterns, one mask each"),
+        ("08_space_time_attention", "What each pattern costs as the clip grows"),
+        ("08_space_time_attention", "The experiment: the same denoiser with each pattern"),
+        ("08_space_time_attention", "Answer, with evidence"),
+    ],
 }
 
 # Where the questions not answered yet will be answered (from the curriculum).
 PLANNED: dict[int, str] = {
     3: "01, 05", 5: "11", 7: "03", 8: "02", 9: "04", 10: "04", 11: "07, 12, 13",
     12: "15, 16", 13: "09", 14: "09", 15: "09", 16: "10", 17: "10", 18: "10",
-    20: "17", 22: "08, 14", 23: "12",
+    20: "17", 23: "12",
 }
 
 _HEADING = re.compile(r"^#\s+#+\s+(?P<text>.+?)\s*$")

@@ -198,7 +198,8 @@ def loss_weight(schedule: NoiseSchedule, timestep: torch.Tensor, prediction: str
 def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: torch.Tensor | None = None,
                    prediction: str = "eps", weighting: str = "simple", cond=None,
                    generator: torch.Generator | None = None, min_snr_gamma: float = 5.0,
-                   reduction: str = "mean", mask: torch.Tensor | None = None) -> torch.Tensor:
+                   reduction: str = "mean", mask: torch.Tensor | None = None,
+                   known_frames: int = 0) -> torch.Tensor:
     """The denoising loss (DDPM Algorithm 1; ``L_simple`` is eq. 14).
 
     Draws ``timestep`` uniformly (unless given: ``(b,)`` or one int for all) and ``eps`` from ``generator``, noises
@@ -210,6 +211,11 @@ def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: t
     ``mask`` (bool, broadcastable to ``x0``, e.g. ``(b, t, 1, h, w)`` object silhouettes) averages
     each sample's squared error over the masked elements only: on clips that are mostly empty
     background, the error on the objects is what tells two denoisers apart.
+
+    ``known_frames`` = ``k`` trains a *continuation* model on clips ``(b, t, c, h, w)``: the first
+    ``k`` frames go in clean (given, not noised) and the loss ignores them, so the network learns
+    to denoise frames ``k ..`` with the clean start of the clip in view, if its layers let those
+    frames see the start (chapter 08 compares attention patterns this way).
     """
     _check_batched("x0", x0)
     check_prediction(prediction)
@@ -224,6 +230,14 @@ def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: t
             raise ValueError(f"mask must broadcast to x0's shape {tuple(x0.shape)}, got {tuple(mask.shape)}") from None
         if not mask.flatten(1).any(dim=1).all():
             raise ValueError("mask must select at least one element of every sample")
+    if known_frames:
+        if x0.ndim != 5 or isinstance(known_frames, bool) or not isinstance(known_frames, int) \
+                or not 0 < known_frames < x0.shape[1]:
+            raise ValueError(f"known_frames must be an int in [0, t) for clips (b, t, c, h, w), got "
+                             f"known_frames={known_frames!r} for x0 of shape {tuple(x0.shape)}")
+        unknown = torch.ones(1, x0.shape[1], 1, 1, 1, dtype=torch.bool, device=x0.device)
+        unknown[:, :known_frames] = False
+        mask = unknown if mask is None else mask & unknown
     b = x0.shape[0]
     if timestep is None:
         rng_device = generator.device if generator is not None else x0.device
@@ -232,12 +246,15 @@ def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: t
         timestep = torch.full((b,), timestep, dtype=torch.long, device=x0.device)
     eps = draw_noise(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     xt = q_sample(schedule, x0, timestep, eps)
+    if known_frames:
+        xt = torch.cat([x0[:, :known_frames], xt[:, known_frames:]], dim=1)  # the start of the clip, clean
     output = denoise(model, xt, timestep, cond)
     target = prediction_target(schedule, x0, eps, timestep, prediction)
     squared = (output - target).pow(2)
     if mask is None:
         per_sample = squared.flatten(1).mean(dim=1)  # (b, ...) -> (b,)
     else:
+        mask = torch.broadcast_to(mask, squared.shape)
         per_sample = (squared * mask).flatten(1).sum(dim=1) / mask.flatten(1).sum(dim=1)  # (b,)
     losses = loss_weight(schedule, timestep, prediction, weighting, min_snr_gamma).to(per_sample) * per_sample
     return losses.mean() if reduction == "mean" else losses
