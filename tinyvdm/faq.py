@@ -53,6 +53,13 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
         ("00_video_as_data", "Q4. Where video generation is used"),
         ("00_video_as_data", "Answer, with evidence"),
     ],
+    8: [
+        ("02_vae", "Q8. What a VAE is"),
+        ("02_vae", "The reparameterisation trick"),
+        ("02_vae", "Anomaly detection: reconstruction error as a score"),
+        ("02_vae", "Where the FAQ's answer is imprecise"),
+        ("02_vae", "Answer, with evidence"),
+    ],
     6: [
         ("06_diffusion_forward_reverse", "Q6. What a diffusion model is"),
         ("06_diffusion_forward_reverse", "The forward process and its schedules"),
@@ -83,7 +90,7 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
 
 # Where the questions not answered yet will be answered (from the curriculum).
 PLANNED: dict[int, str] = {
-    3: "01, 05", 5: "11", 7: "03", 8: "02", 9: "04", 10: "04", 11: "07, 12, 13",
+    3: "01, 05", 5: "11", 7: "03", 9: "04", 10: "04", 11: "07, 12, 13",
     12: "15, 16", 13: "09", 14: "09", 15: "09", 16: "10", 17: "10", 18: "10",
     20: "17", 23: "12",
 }

@@ -5,13 +5,14 @@
 - ``widgets``: live widgets with a static PNG in the same output; the dataset browser.
 - ``schedule_explorer``, ``trajectory``, ``attention_viewer``: the noise-schedule explorer
   (chapter 06), the sampling-trajectory scrubber (chapter 07) and the attention-mask viewer
-  (chapter 08).
+  (chapter 08); ``latent_traversal``: sliders over a VAE's latent units (chapter 02).
 - ``figures``: where chapter outputs go, and atomic saving.
 """
 
 from tinyvdm.viz.attention_viewer import AttentionMaskViewer, pattern_gallery
 from tinyvdm.viz.animation import animate, gif_bytes, save_gif, save_mp4
 from tinyvdm.viz.figures import atomic_path, output_dir, savefig
+from tinyvdm.viz.latent_traversal import LatentTraversal
 from tinyvdm.viz.frames import frame_grid, grid_image, side_by_side, to_uint8
 from tinyvdm.viz.schedule_explorer import NoiseScheduleExplorer
 from tinyvdm.viz.trajectory import TrajectoryScrubber
@@ -28,6 +29,7 @@ __all__ = [
     "AttentionMaskViewer",
     "DatasetBrowser",
     "FrameScrubber",
+    "LatentTraversal",
     "NoiseScheduleExplorer",
     "TrajectoryScrubber",
     "animate",
