@@ -79,6 +79,21 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
         ("06_diffusion_forward_reverse", "Q21. The denoising process, claim by claim"),
         ("06_diffusion_forward_reverse", "Answer, with evidence"),
     ],
+    13: [
+        ("09_vit", "Q13. From a frame to a sequence of tokens"),
+        ("09_vit", "The library's ViT"),
+        ("09_vit", "Answer, with evidence"),
+    ],
+    14: [
+        ("09_vit", "Q14. A quality inspector for generated video"),
+        ("09_vit", "Where the inspector looks: attention maps"),
+        ("09_vit", "Answer, with evidence"),
+    ],
+    15: [
+        ("09_vit", "Q15. Global context: which frames can meet?"),
+        ("09_vit", "Q15, the FAQ's other claims: sizes and data"),
+        ("09_vit", "Answer, with evidence"),
+    ],
     # Chapter 08 answers the attention part; chapters 14 (long video) and 16 (editing) add the rest.
     22: [
         ("08_space_time_attention", "Five patterns, one mask each"),
@@ -91,7 +106,7 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
 # Where the questions not answered yet will be answered (from the curriculum).
 PLANNED: dict[int, str] = {
     3: "01, 05", 5: "11", 7: "03", 9: "04", 10: "04", 11: "07, 12, 13",
-    12: "15, 16", 13: "09", 14: "09", 15: "09", 16: "10", 17: "10", 18: "10",
+    12: "15, 16", 16: "10", 17: "10", 18: "10",
     20: "17", 23: "12",
 }
 

@@ -23,19 +23,24 @@ from tinyvdm.data.bouncing_shapes import (
     render,
     soundtrack,
 )
+from tinyvdm.data.defects import DEFECTS, CutClips, DefectClips, apply_defect
 from tinyvdm.data.files import NumpyVideos, VideoFolder
 from tinyvdm.data.moving_digits import MovingDigits, load_digit_images
 
 __all__ = [
     "COLOURS",
+    "DEFECTS",
     "DIRECTIONS",
     "SHAPES",
     "WALLS",
     "BouncingShapes",
     "BouncingShapesConfig",
+    "CutClips",
+    "DefectClips",
     "MovingDigits",
     "NumpyVideos",
     "VideoFolder",
+    "apply_defect",
     "bounce_step",
     "bounce_walls",
     "direction_class",

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
+from einops import rearrange
 from torch import nn
 
 from tinyvdm.nn.patch import POSITION_KINDS, PatchEmbed, SpaceTimePositionEmbedding, check_patchable
@@ -92,6 +93,25 @@ def _small() -> ViTConfig:
 def _base() -> ViTConfig:
     # ViT-Ti's width and depth (192 wide, 12 deep, 3 heads), on 32-pixel clips.
     return ViTConfig(dim=192, depth=12, heads=3)
+
+
+def class_token_rows(weights: torch.Tensor, frames: int) -> torch.Tensor:
+    """The class tokens' rows of one attention layer: ``(b, heads, n, n)`` -> ``(b, heads, t, t, 1 + h w)``.
+
+    ``n = t (1 + h w)`` tokens in the order of :meth:`ViT.attention_maps` (in each frame the
+    class token, then the patches row by row). Entry ``[b, head, f, g, 0]`` is what frame ``f``'s
+    class token gives frame ``g``'s class token, ``[b, head, f, g, 1 + i w + j]`` what it gives
+    patch ``(i, j)`` of frame ``g``; each ``[b, head, f]`` sums to 1.
+    """
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"frames must be a positive int, got {frames!r}")
+    if (not isinstance(weights, torch.Tensor) or weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]
+            or weights.shape[-1] % frames or weights.shape[-1] // frames < 2):
+        got = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
+        raise ValueError(f"weights must have shape (b, heads, n, n) with n = frames * (1 + h w) = {frames} * "
+                         f"(1 + h w), got {got}")
+    grid = rearrange(weights, "b heads (tq k) (tk j) -> b heads tq k tk j", tq=frames, tk=frames)
+    return grid[:, :, :, 0]  # (b, heads, t, t, 1 + h w): slot 0 of each query frame is its class token
 
 
 # Named sizes (factorised attention, 4x4 patches, 10 classes), parameters and forward GFLOPs on
@@ -203,3 +223,18 @@ class ViT(nn.Module):
             tokens, weights = block(tokens, return_weights=True)
             maps.extend(weights)
         return maps
+
+    @torch.no_grad()
+    def class_token_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """What each frame's class token reads in each attention layer: ``(layers, b, heads, t', t', 1 + h' w')``.
+
+        :func:`class_token_rows` of every entry of :meth:`attention_maps`, stacked: entry
+        ``[l, b, head, f, g]`` is what frame ``f``'s class token reads in frame ``g`` at layer
+        ``l``, its class token first, then its patches row by row.
+        """
+        frames = self.as_clip(x).shape[1] // self.config.tubelet
+        return torch.stack([class_token_rows(weights, frames) for weights in self.attention_maps(x)])
+
+    def layer_names(self) -> list[str]:
+        """One name per entry of :meth:`attention_maps`, e.g. ``"block 0, spatial"``."""
+        return [f"block {i}, {pattern}" for i, block in enumerate(self.blocks) for pattern in block.patterns]

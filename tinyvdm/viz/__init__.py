@@ -5,10 +5,11 @@
 - ``widgets``: live widgets with a static PNG in the same output; the dataset browser.
 - ``schedule_explorer``, ``trajectory``, ``attention_viewer``: the noise-schedule explorer
   (chapter 06), the sampling-trajectory scrubber (chapter 07) and the attention-mask viewer
-  (chapter 08); ``latent_traversal``: sliders over a VAE's latent units (chapter 02).
+  (chapter 08); ``latent_traversal``: sliders over a VAE's latent units (chapter 02); ``attention_maps``: where a ViT's class token looks (chapter 09).
 - ``figures``: where chapter outputs go, and atomic saving.
 """
 
+from tinyvdm.viz.attention_maps import AttentionMapViewer
 from tinyvdm.viz.attention_viewer import AttentionMaskViewer, pattern_gallery
 from tinyvdm.viz.animation import animate, gif_bytes, save_gif, save_mp4
 from tinyvdm.viz.figures import atomic_path, output_dir, savefig
@@ -26,6 +27,7 @@ from tinyvdm.viz.widgets import (
 )
 
 __all__ = [
+    "AttentionMapViewer",
     "AttentionMaskViewer",
     "DatasetBrowser",
     "FrameScrubber",
