@@ -140,3 +140,25 @@ def test_denoiser_input_checks_name_the_expected_shape():
         check(cond=torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"int64 class labels of shape \(b,\) = \(2,\)"):
         check(cond=torch.tensor([0.0, 1.0]), num_classes=5)
+
+
+def test_the_three_transformer_configs_share_their_checks():
+    from tinyvdm.models.dit import DiTConfig
+    from tinyvdm.models.uvit import UViTConfig
+    from tinyvdm.models.vit import ViTConfig
+
+    for config in (ViTConfig, UViTConfig, DiTConfig):
+        with pytest.raises(ValueError, match="dim must be divisible by heads"):
+            config(dim=60, heads=8)
+        with pytest.raises(ValueError, match="attention must be one of"):
+            config(attention="temporal")
+        with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+            config(dropout=1.0)
+        with pytest.raises(ValueError, match="depth must be a positive int"):
+            config(depth=0)
+        assert config(frames=8, tubelet=2, image_size=32, patch_size=4).max_grid == (4, 8, 8)
+    # Learned position tables need a whole grid; DiT's sin-cos default takes any clip size.
+    for config in (ViTConfig, UViTConfig):
+        with pytest.raises(ValueError, match="image_size=30 must be divisible by patch_size=4"):
+            config(image_size=30, patch_size=4)
+    assert DiTConfig(image_size=30, patch_size=4).image_size == 30

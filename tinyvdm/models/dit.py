@@ -42,17 +42,18 @@ from torch import nn
 
 from tinyvdm.nn.attention import VideoAttention
 from tinyvdm.nn.embeddings import TimestepEmbedder
-from tinyvdm.nn.patch import POSITION_KINDS, PatchEmbed, SpaceTimePositionEmbedding, unpatchify
+from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, unpatchify
 from tinyvdm.nn.transformer import (
     MLP,
     CrossAttention,
     LabelEmbedder,
     attention_patterns,
     check_denoiser_inputs,
-    check_model_attention,
+    check_transformer_config,
     forward_flops,
     join_frame_tokens,
     split_frame_tokens,
+    token_grid,
 )
 
 CONDITIONINGS = ("adaln_zero", "adaln", "in_context", "cross_attention")
@@ -100,29 +101,17 @@ class DiTConfig:
     backend: str = "auto"
 
     def __post_init__(self):
-        for name in ("in_channels", "patch_size", "tubelet", "dim", "depth", "heads", "frequency_dim",
-                     "image_size", "frames"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.out_channels is not None and (not isinstance(self.out_channels, int) or self.out_channels < 1):
-            raise ValueError(f"out_channels must be None or a positive int, got {self.out_channels!r}")
-        if self.dim % self.heads:
-            raise ValueError(f"dim must be divisible by heads, got dim={self.dim}, heads={self.heads}")
-        check_model_attention(self.attention)
+        # Any clip size works with the sin-cos code, so the grid need not divide (divisible=False);
+        # the input check at forward time names the constraint for the clip actually given.
+        check_transformer_config(self, ("in_channels", "patch_size", "tubelet", "dim", "depth", "heads",
+                                        "frequency_dim", "image_size", "frames"), divisible=False)
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
-        if self.position not in POSITION_KINDS:
-            raise ValueError(f"position must be one of {POSITION_KINDS}, got {self.position!r}")
-        if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 0):
-            raise ValueError(f"num_classes must be None or an int >= 0, got {self.num_classes!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
     @property
     def max_grid(self) -> tuple[int, int, int]:
         """The largest token grid ``(t', h', w')`` of a learned position code."""
-        return self.frames // self.tubelet, self.image_size // self.patch_size, self.image_size // self.patch_size
+        return token_grid(self)
 
 
 def _tiny(patch_size: int) -> DiTConfig:

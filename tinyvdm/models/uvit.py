@@ -35,15 +35,16 @@ from einops import rearrange
 from torch import nn
 
 from tinyvdm.nn.embeddings import TimestepEmbedder
-from tinyvdm.nn.patch import POSITION_KINDS, PatchEmbed, SpaceTimePositionEmbedding, unpatchify
+from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, unpatchify
 from tinyvdm.nn.transformer import (
     LabelEmbedder,
     TransformerBlock,
     check_denoiser_inputs,
-    check_model_attention,
+    check_transformer_config,
     forward_flops,
     join_frame_tokens,
     split_frame_tokens,
+    token_grid,
 )
 
 
@@ -78,34 +79,16 @@ class UViTConfig:
     backend: str = "auto"
 
     def __post_init__(self):
-        for name in ("in_channels", "image_size", "frames", "patch_size", "tubelet", "dim", "depth", "heads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.out_channels is not None and (not isinstance(self.out_channels, int) or self.out_channels < 1):
-            raise ValueError(f"out_channels must be None or a positive int, got {self.out_channels!r}")
+        check_transformer_config(self, ("in_channels", "image_size", "frames", "patch_size", "tubelet", "dim",
+                                        "depth", "heads"))
         if self.depth % 2 == 0:
             raise ValueError(f"depth must be odd (depth // 2 in-blocks, one middle block, depth // 2 out-blocks), "
                              f"got {self.depth}")
-        if self.image_size % self.patch_size:
-            raise ValueError(f"image_size={self.image_size} must be divisible by patch_size={self.patch_size}")
-        if self.frames % self.tubelet:
-            raise ValueError(f"frames={self.frames} must be divisible by tubelet={self.tubelet}")
-        if self.dim % self.heads:
-            raise ValueError(f"dim must be divisible by heads, got dim={self.dim}, heads={self.heads}")
-        check_model_attention(self.attention)
-        if self.position not in POSITION_KINDS:
-            raise ValueError(f"position must be one of {POSITION_KINDS}, got {self.position!r}")
-        if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 0):
-            raise ValueError(f"num_classes must be None or an int >= 0, got {self.num_classes!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
     @property
     def max_grid(self) -> tuple[int, int, int]:
         """The largest token grid ``(t', h', w')``."""
-        side = self.image_size // self.patch_size
-        return self.frames // self.tubelet, side, side
+        return token_grid(self)
 
 
 def _tiny() -> UViTConfig:

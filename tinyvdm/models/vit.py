@@ -22,13 +22,14 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from tinyvdm.nn.patch import POSITION_KINDS, PatchEmbed, SpaceTimePositionEmbedding, check_patchable
+from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, check_patchable
 from tinyvdm.nn.transformer import (
     TransformerBlock,
-    check_model_attention,
+    check_transformer_config,
     forward_flops,
     join_frame_tokens,
     split_frame_tokens,
+    token_grid,
 )
 
 
@@ -58,28 +59,13 @@ class ViTConfig:
     backend: str = "auto"
 
     def __post_init__(self):
-        for name in ("num_classes", "in_channels", "image_size", "frames", "patch_size", "tubelet", "dim",
-                     "depth", "heads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.image_size % self.patch_size:
-            raise ValueError(f"image_size={self.image_size} must be divisible by patch_size={self.patch_size}")
-        if self.frames % self.tubelet:
-            raise ValueError(f"frames={self.frames} must be divisible by tubelet={self.tubelet}")
-        if self.dim % self.heads:
-            raise ValueError(f"dim must be divisible by heads, got dim={self.dim}, heads={self.heads}")
-        check_model_attention(self.attention)
-        if self.position not in POSITION_KINDS:
-            raise ValueError(f"position must be one of {POSITION_KINDS}, got {self.position!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        check_transformer_config(self, ("num_classes", "in_channels", "image_size", "frames", "patch_size",
+                                        "tubelet", "dim", "depth", "heads"))
 
     @property
     def max_grid(self) -> tuple[int, int, int]:
         """The largest token grid ``(t', h', w')``."""
-        side = self.image_size // self.patch_size
-        return self.frames // self.tubelet, side, side
+        return token_grid(self)
 
 
 def _tiny() -> ViTConfig:

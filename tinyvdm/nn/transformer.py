@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from tinyvdm.nn.attention import BACKENDS, PATTERNS, VideoAttention, use_sdpa
-from tinyvdm.nn.patch import check_patchable
+from tinyvdm.nn.patch import POSITION_KINDS, check_patchable
 
 ATTENTIONS = PATTERNS + ("factorised",)
 # What the ViT / U-ViT / DiT offer: every pattern that lets extra tokens reach the pixels.
@@ -52,6 +52,48 @@ def check_model_attention(attention: str) -> None:
     """Raise ``ValueError`` unless ``attention`` is one of ``MODEL_ATTENTIONS`` (see the module docstring)."""
     if attention not in MODEL_ATTENTIONS:
         raise ValueError(f"attention must be one of {MODEL_ATTENTIONS}, got {attention!r}")
+
+
+def check_transformer_config(config, positive: tuple[str, ...], divisible: bool = True) -> None:
+    """The checks the ViT, U-ViT and DiT configs share; ``ValueError`` naming the field and its value.
+
+    ``positive``: the fields that must be positive ints. ``divisible``: ``image_size`` and
+    ``frames`` must be whole multiples of ``patch_size`` and ``tubelet`` (a learned position table
+    needs a whole token grid). Where the config has them, ``out_channels`` must be ``None`` or a
+    positive int and ``num_classes`` ``None`` or an int >= 0. Always: ``dim`` divisible by
+    ``heads``, ``attention`` one of ``MODEL_ATTENTIONS``, ``position`` one of ``POSITION_KINDS``,
+    ``dropout`` in ``[0, 1)``.
+    """
+    for name in positive:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    out_channels = getattr(config, "out_channels", None)
+    if out_channels is not None and (isinstance(out_channels, bool) or not isinstance(out_channels, int)
+                                     or out_channels < 1):
+        raise ValueError(f"out_channels must be None or a positive int, got {out_channels!r}")
+    if divisible:
+        if config.image_size % config.patch_size:
+            raise ValueError(f"image_size={config.image_size} must be divisible by patch_size={config.patch_size}")
+        if config.frames % config.tubelet:
+            raise ValueError(f"frames={config.frames} must be divisible by tubelet={config.tubelet}")
+    if config.dim % config.heads:
+        raise ValueError(f"dim must be divisible by heads, got dim={config.dim}, heads={config.heads}")
+    check_model_attention(config.attention)
+    if config.position not in POSITION_KINDS:
+        raise ValueError(f"position must be one of {POSITION_KINDS}, got {config.position!r}")
+    num_classes = getattr(config, "num_classes", None)
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                    or num_classes < 0):
+        raise ValueError(f"num_classes must be None or an int >= 0, got {num_classes!r}")
+    if not 0 <= config.dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {config.dropout!r}")
+
+
+def token_grid(config) -> tuple[int, int, int]:
+    """The token grid ``(t', h', w')`` of a config's largest clip: ``frames / pt`` by ``image_size / p`` squared."""
+    side = config.image_size // config.patch_size
+    return config.frames // config.tubelet, side, side
 
 
 class MLP(nn.Module):
