@@ -51,18 +51,12 @@ import torch
 from IPython.display import Markdown, display
 
 from tinyvdm import get_profile, seed_everything
+from tinyvdm.bench import attention_table
 from tinyvdm.data import BouncingShapes
 from tinyvdm.diffusion import NoiseSchedule, diffusion_loss, q_sample
 from tinyvdm.metrics.motion import jitter, position_error
 from tinyvdm.models.dit import DiT
-from tinyvdm.nn.attention import (
-    PATTERNS,
-    VideoAttention,
-    attention_cost,
-    attention_mask,
-    frame_mask,
-    saved_activation_bytes,
-)
+from tinyvdm.nn.attention import PATTERNS, VideoAttention, frame_mask
 from tinyvdm.train import Trainer, TrainConfig
 from tinyvdm.viz import AttentionMaskViewer, frame_grid, pattern_gallery, savefig
 
@@ -156,32 +150,12 @@ for pattern in PATTERNS:
 # actually takes on this machine), and the measured time of a forward and backward pass.
 
 # %%
-def time_layer(pattern, frames, repeats):
-    layer = VideoAttention(64, heads=4, pattern=pattern).to(profile.device)
-    x = torch.randn(1, frames, 8, 8, 64, device=profile.device, requires_grad=True)
-    layer(x).sum().backward()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        layer(x).sum().backward()
-        if profile.device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    # The best of several runs: other programs only ever make a run slower, never faster.
-    return float(np.min(times))
-
-
-cost_rows = []
-for pattern in PATTERNS:
-    for frames in SIZES["cost_frames"]:
-        cost = attention_cost(pattern, frames, 8, 8, dim=64, heads=4)
-        cost_rows.append(dict(
-            pattern=pattern, frames=frames, tokens=cost.tokens, gflops=cost.flops / 1e9,
-            useful_gflops=(cost.flops - cost.attention_flops + cost.useful_attention_flops) / 1e9,
-            saved_mb=saved_activation_bytes(pattern, frames, 8, 8, 64, 4) / 2**20,
-            plain_saved_mb=saved_activation_bytes(pattern, frames, 8, 8, 64, 4, backend="plain") / 2**20,
-            ms=1000 * time_layer(pattern, frames, SIZES["timing_repeats"]),
-        ))
+# One call measures the whole table (the same table `python -m tinyvdm.bench --attention` prints).
+cost_rows = [dict(pattern=r["pattern"], frames=r["frames"], tokens=r["tokens"], gflops=r["flops"] / 1e9,
+                  useful_gflops=r["useful_flops"] / 1e9, saved_mb=r["saved_bytes"] / 2**20,
+                  plain_saved_mb=r["plain_saved_bytes"] / 2**20, ms=1000 * r["seconds"])
+             for r in attention_table(frames=SIZES["cost_frames"], device=profile.device,
+                                      repeats=SIZES["timing_repeats"])]
 print(f"{'pattern':>13} {'t':>3} {'tokens':>6} {'GFLOP':>7} {'useful':>7} {'saved MB':>9} "
       f"{'(plain)':>8} {'ms':>7}")
 for row in cost_rows:

@@ -235,7 +235,7 @@ def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: t
                 or not 0 < known_frames < x0.shape[1]:
             raise ValueError(f"known_frames must be an int in [0, t) for clips (b, t, c, h, w), got "
                              f"known_frames={known_frames!r} for x0 of shape {tuple(x0.shape)}")
-        unknown = torch.ones(1, x0.shape[1], 1, 1, 1, dtype=torch.bool, device=x0.device)
+        unknown = torch.ones_like(x0, dtype=torch.bool)  # (b, t, c, h, w)
         unknown[:, :known_frames] = False
         mask = unknown if mask is None else mask & unknown
     b = x0.shape[0]
@@ -254,7 +254,6 @@ def diffusion_loss(schedule: NoiseSchedule, model, x0: torch.Tensor, timestep: t
     if mask is None:
         per_sample = squared.flatten(1).mean(dim=1)  # (b, ...) -> (b,)
     else:
-        mask = torch.broadcast_to(mask, squared.shape)
         per_sample = (squared * mask).flatten(1).sum(dim=1) / mask.flatten(1).sum(dim=1)  # (b,)
     losses = loss_weight(schedule, timestep, prediction, weighting, min_snr_gamma).to(per_sample) * per_sample
     return losses.mean() if reduction == "mean" else losses
