@@ -213,3 +213,56 @@ def test_bad_inputs_raise_naming_the_constraint():
         ARConfig(dim=30, heads=4)
     with pytest.raises(ValueError, match="unknown AR transformer size"):
         ARTransformer.from_name("huge")
+
+
+def test_sampling_distribution_is_what_sample_logits_draws_from():
+    from tinyvdm.models.autoregressive import sampling_distribution
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+    probs = sampling_distribution(logits, temperature=0.5, top_k=2)
+    # softmax of (4, 2) over the two kept codes, zero elsewhere.
+    expected = torch.tensor([[math.exp(4), math.exp(2), 0, 0]]) / (math.exp(4) + math.exp(2))
+    assert torch.allclose(probs, expected, atol=1e-6)
+    assert torch.allclose(sampling_distribution(logits), logits.softmax(1))
+    # Many draws from sample_logits follow the distribution.
+    row = torch.randn(1, 6, generator=torch.Generator().manual_seed(0)).expand(20000, 6)
+    drawn = sample_logits(row, temperature=0.7, top_k=4, generator=torch.Generator().manual_seed(1))
+    frequencies = torch.bincount(drawn, minlength=6).float() / len(drawn)
+    assert torch.allclose(frequencies, sampling_distribution(row[:1], 0.7, 4)[0], atol=0.015)
+    with pytest.raises(ValueError, match="temperature must be a number > 0"):
+        sampling_distribution(logits, temperature=0)
+    with pytest.raises(ValueError, match=r"top_k must be None or an int in \[1, 4\]"):
+        sampling_distribution(logits, top_k=5)
+
+
+def test_counted_flops_match_the_formula_and_grow_as_expected():
+    from tinyvdm.models.autoregressive import counted_sampling_flops
+
+    model = tiny()
+    for n in (1, 5, 20):
+        for use_cache in (True, False):
+            # The CPU counter does not see inside fused attention: it counts the weight matmuls.
+            assert counted_sampling_flops(model, n, use_cache) == sampling_flops(model.config, n, use_cache,
+                                                                                 attention=False)
+    c = model.config
+    per_token = c.layers * 2 * (4 + 2 * c.mlp_ratio) * c.dim ** 2 + 2 * c.dim * c.vocab_size
+    assert sampling_flops(c, 10, True, attention=False) == 10 * per_token  # linear
+    assert sampling_flops(c, 10, False, attention=False) == 55 * per_token  # n (n + 1) / 2
+    assert sampling_flops(c, 10, True) - sampling_flops(c, 10, True, attention=False) == c.layers * 4 * c.dim * 55
+    with pytest.raises(ValueError, match="num_tokens"):
+        counted_sampling_flops(model, c.max_tokens + 1)
+
+
+def test_frame_repeat_rate():
+    from tinyvdm.models.autoregressive import frame_repeat_rate
+
+    still = torch.zeros(2, 4, 3, 3, dtype=torch.long)
+    assert frame_repeat_rate(still) == 1.0
+    moving = still.clone()
+    moving[:, 1::2, 0, 0] = 1  # one token of nine flips every frame
+    assert frame_repeat_rate(moving) == pytest.approx(8 / 9)
+    # Independent uniform tokens over 4 codes repeat a quarter of the time.
+    noise = torch.randint(4, (64, 8, 8, 8), generator=torch.Generator().manual_seed(0))
+    assert abs(frame_repeat_rate(noise) - 0.25) < 0.02
+    with pytest.raises(ValueError, match="t >= 2"):
+        frame_repeat_rate(still[:, :1])

@@ -140,10 +140,14 @@ def test_gflops_quadruple_when_the_patch_halves():
 
 
 def test_named_sizes():
-    assert set(DIT_CONFIGS) == {"tiny/4", "tiny/2", "S/4", "S/2", "B/4", "B/2"}
+    assert set(DIT_CONFIGS) == {"mini/8", "mini/4", "tiny/8", "tiny/4", "tiny/2", "S/4", "S/2", "B/4", "B/2"}
     assert DiT.from_name("S/2").config.patch_size == 2 and DiT.from_name("B/4").config.patch_size == 4
-    sizes = {name: DiT.from_name(name).num_parameters() for name in ("tiny/4", "S/4")}
+    sizes = {name: DiT.from_name(name).num_parameters() for name in ("mini/4", "tiny/4", "S/4")}
+    assert 0.05e6 < sizes["mini/4"] < 0.1e6, sizes
     assert 0.3e6 < sizes["tiny/4"] < 0.6e6 and 2.5e6 < sizes["S/4"] < 4e6, sizes
+    # The chapter-11 curve: each step along it costs more, patch 8 -> 4 about 4x (16 -> 64 tokens a frame).
+    gflops = [DiT.from_name(name).gflops() for name in ("mini/8", "mini/4", "tiny/8", "tiny/4")]
+    assert gflops == sorted(gflops) and 3.5 < gflops[3] / gflops[2] < 5, gflops
 
 
 def test_bad_inputs_raise_naming_the_constraint():

@@ -216,3 +216,97 @@ def test_a_few_steps_separate_real_from_fake():
         stats = gan_step(generator, discriminator, opt_g, opt_d, real, z_generator, config)
     assert stats["d_real"] > stats["d_fake"]
     assert F.softplus(-torch.tensor(stats["d_real"])) < 0.7  # better than chance (log 2 = 0.69)
+
+
+# --- sample_diversity, fit_gan, spectral_norm_step ------------------------------------------------
+
+from tinyvdm.models.gan import GANRun, fit_gan, sample_diversity, spectral_norm_step  # noqa: E402
+
+
+def test_sample_diversity_matches_the_pairwise_definition():
+    gen = torch.Generator().manual_seed(0)
+    videos = torch.randn(5, 2, 3, 4, 4, generator=gen)
+    flat = videos.flatten(1)
+    pairs = [torch.sqrt(((flat[i] - flat[j]) ** 2).mean()) for i in range(5) for j in range(5) if i != j]
+    assert abs(sample_diversity(videos) - float(torch.stack(pairs).mean())) < 1e-6
+    assert sample_diversity(videos[:1].repeat(4, 1, 1, 1, 1)) < 1e-6  # a collapsed generator
+    two = torch.stack([torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2)])
+    assert abs(sample_diversity(two) - 1.0) < 1e-9
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        sample_diversity(videos[:1])
+    with pytest.raises(ValueError, match=r"\(b, t, c, h, w\)"):
+        sample_diversity(videos[0])
+
+
+def test_fit_gan_records_steps_snapshots_and_an_average():
+    generator, discriminator, config = tiny_pair()
+    pool = torch.rand(16, *config.clip_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    seen, weights = [], []
+
+    def on_snapshot(step, clips):
+        seen.append(step)
+        weights.append([p.detach().clone() for p in generator.parameters()])
+
+    run = fit_gan(generator, discriminator, pool, steps=5, batch_size=4, snapshot_every=2, snapshot_clips=3,
+                  ema_decay=0.5, on_snapshot=on_snapshot)
+    assert isinstance(run, GANRun) and len(run.history) == 5 and run.seconds > 0
+    assert run.snapshot_steps == seen == [0, 2, 4, 5]
+    assert all(s.shape == (3, *config.clip_shape) for s in run.snapshots + run.ema_snapshots)
+    assert len(run.diversity) == len(run.ema_diversity) == 4
+    assert run.series("d_loss") == [h["d_loss"] for h in run.history]
+    # The snapshots come from fixed noise: at step 0 the average equals the generator.
+    assert torch.equal(run.snapshots[0], run.ema_snapshots[0])
+    assert not any(p.requires_grad for p in run.ema_generator.parameters())
+    with pytest.raises(ValueError, match="unknown history key"):
+        run.series("fid")
+
+
+def test_fit_gan_average_is_the_exponential_moving_average_of_the_weights():
+    generator, discriminator, config = tiny_pair()
+    pool = torch.rand(16, *config.clip_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    weights = []
+    run = fit_gan(generator, discriminator, pool, steps=3, batch_size=4, snapshot_every=1, snapshot_clips=2,
+                  ema_decay=0.5, on_snapshot=lambda step, clips: weights.append(
+                      [p.detach().clone() for p in generator.parameters()]))
+    # ema_0 = w_0; ema_k = 0.5 ema_{k-1} + 0.5 w_k.
+    expected = weights[0]
+    for w in weights[1:]:
+        expected = [0.5 * e + 0.5 * x for e, x in zip(expected, w)]
+    for e, average in zip(expected, run.ema_generator.parameters()):
+        assert torch.allclose(average, e, atol=1e-6)
+
+
+def test_fit_gan_is_reproducible_and_checks_its_arguments():
+    pool = torch.rand(8, 8, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    runs = []
+    for _ in range(2):
+        generator, discriminator, _ = tiny_pair()
+        runs.append(fit_gan(generator, discriminator, pool, steps=2, batch_size=2, seed=3, snapshot_clips=2))
+    assert runs[0].history == runs[1].history
+    assert torch.equal(runs[0].snapshots[-1], runs[1].snapshots[-1])
+    generator, discriminator, _ = tiny_pair()
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        fit_gan(generator, discriminator, pool, steps=0)
+    with pytest.raises(ValueError, match="ema_decay"):
+        fit_gan(generator, discriminator, pool, steps=1, ema_decay=1.0)
+    with pytest.raises(ValueError, match=r"videos must be .*\(b, 8, 3, 16, 16\)"):
+        fit_gan(generator, discriminator, pool[:, :4], steps=1)
+
+
+def test_spectral_norm_step_matches_torch_parametrization():
+    torch.manual_seed(0)
+    conv = torch.nn.utils.parametrizations.spectral_norm(torch.nn.Conv3d(3, 5, kernel_size=3))
+    parametrization = conv.parametrizations.weight[0]
+    raw = conv.parametrizations.weight.original.detach().clone()
+    v_before = parametrization._v.clone()
+    conv.train()
+    normalised = conv.weight  # one power-iteration step runs here
+    u, v, sigma = spectral_norm_step(raw, v_before)
+    assert torch.allclose(u, parametrization._u, atol=1e-6) and torch.allclose(v, parametrization._v, atol=1e-6)
+    assert torch.allclose(normalised, raw / sigma, atol=1e-6)
+    # Repeated, sigma converges to the largest singular value.
+    for _ in range(100):
+        u, v, sigma = spectral_norm_step(raw, v)
+    assert abs(float(sigma) - float(torch.linalg.matrix_norm(raw.reshape(5, -1), ord=2))) < 1e-4
+    with pytest.raises(ValueError, match=r"v must have shape \(81,\)"):
+        spectral_norm_step(raw, torch.ones(5))

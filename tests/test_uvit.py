@@ -153,3 +153,21 @@ def test_named_sizes_parameters_and_flops():
     model = UViT.from_name("tiny")
     flops = model.gflops((1, 8, 3, 32, 32))
     assert flops > 0 and model.gflops((2, 8, 3, 32, 32)) == pytest.approx(2 * flops)
+
+
+def test_join_skip_concatenates_x_first_then_maps_back_to_the_width():
+    from tinyvdm.models.uvit import UViTBlock
+
+    torch.manual_seed(0)
+    config = UViTConfig(dim=8, heads=2)
+    block = UViTBlock(config, skip=True)
+    x, skip = torch.randn(2, 3, 2, 2, 8), torch.randn(2, 3, 2, 2, 8)
+    weight, bias = block.skip_linear.weight, block.skip_linear.bias
+    # By hand: the first d input columns of the weight read x, the last d read the skip.
+    expected = x @ weight[:, :8].T + skip @ weight[:, 8:].T + bias
+    assert torch.allclose(block.join_skip(x, skip), expected, atol=1e-6)
+    assert torch.allclose(block(x, skip), block.block(expected), atol=1e-6)
+    with pytest.raises(ValueError, match="skip must have the shape of x"):
+        block.join_skip(x, skip[:, :2])
+    with pytest.raises(ValueError, match="built without a long skip"):
+        UViTBlock(config).join_skip(x, skip)

@@ -14,6 +14,7 @@ from tinyvdm.models.vae import (
     active_units,
     bits_per_dim,
     estimate_latent_scale,
+    free_bits_kl,
     gaussian_nll,
     kl_weight,
     posterior_means,
@@ -235,3 +236,39 @@ def test_bad_shapes_raise_naming_the_expected_shape():
         VAEConfig(temporal_downsample=3)
     with pytest.raises(ValueError, match="decoder_std"):
         VAEConfig(decoder_std=0.0)
+
+
+def test_free_bits_charges_at_least_the_floor_per_unit_on_the_batch_mean():
+    kl = torch.tensor([[0.1, 2.0, 0.0], [0.3, 4.0, 0.0]])  # (b=2, units=3): batch means 0.2, 3.0, 0.0
+    assert torch.allclose(free_bits_kl(kl, 0.0), torch.tensor(3.2))
+    assert torch.allclose(free_bits_kl(kl, 0.5), torch.tensor(0.5 + 3.0 + 0.5))
+    # The max acts on the batch mean: a unit that carries 0.9 nats for one clip and 0 for the other
+    # is charged its mean 0.45 -> the floor 0.5, not 0.9 + 0.5.
+    assert torch.allclose(free_bits_kl(torch.tensor([[0.9], [0.0]]), 0.5), torch.tensor(0.5))
+    # Below the floor a unit gets no gradient; above it, the plain KL's gradient 1 / b.
+    kl = kl.clone().requires_grad_(True)
+    free_bits_kl(kl, 0.5).backward()
+    assert torch.equal(kl.grad, torch.tensor([[0.0, 0.5, 0.0], [0.0, 0.5, 0.0]]))
+    # Units may be a grid: every axis after the batch counts.
+    grid = torch.rand(4, 2, 3, 5)
+    assert torch.allclose(free_bits_kl(grid, 0.25), grid.flatten(1).mean(0).clamp(min=0.25).sum())
+
+
+def test_free_bits_checks_its_inputs():
+    with pytest.raises(ValueError, match="kl_per_unit must be"):
+        free_bits_kl(torch.zeros(3), 0.1)
+    with pytest.raises(ValueError, match="free_bits must be"):
+        free_bits_kl(torch.zeros(2, 3), -0.1)
+
+
+def test_vae_loss_with_free_bits_charges_the_floor():
+    model = tiny()
+    x = clips()
+    loss, logs = vae_loss(model, x, torch.Generator().manual_seed(0), free_bits=1e6)
+    plain, plain_logs = vae_loss(model, x, torch.Generator().manual_seed(0))
+    units = model.latent_shape(tuple(x.shape))
+    dims = x[0].numel()
+    # Every unit far below a huge floor: the KL charged is the floor times the units, a constant.
+    expected = plain - plain_logs["kl"] + 1e6 * math.prod(units[1:]) / dims
+    assert torch.allclose(loss, torch.tensor(expected, dtype=loss.dtype), rtol=1e-4)
+    assert logs["kl"] == pytest.approx(plain_logs["kl"])

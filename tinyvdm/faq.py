@@ -66,11 +66,59 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
         ("06_diffusion_forward_reverse", "The reverse Markov chain"),
         ("06_diffusion_forward_reverse", "Answer, with evidence"),
     ],
-    # Chapter 06 answers the many-steps-versus-one part; chapter 01 adds its comparison of
-    # diffusion with GANs, VAEs and autoregressive models here when it is written.
+    # Chapter 06 answers the many-steps-versus-one part; chapter 01 compares diffusion with GANs,
+    # VAEs and autoregressive models on the same toy data.
     19: [
         ("06_diffusion_forward_reverse", "One step or many (Q19)"),
         ("06_diffusion_forward_reverse", "Answer, with evidence"),
+        ("01_generative_landscape", "Quality against sampling cost"),
+        ("01_generative_landscape", "Answer, with evidence"),
+    ],
+    3: [
+        ("01_generative_landscape", "Q3. The routes, drawn from a table"),
+        ("01_generative_landscape", "Answer, with evidence"),
+        ("05_autoregressive", "Part 1: the tokenizer (VQ-VAE)"),
+        ("05_autoregressive", "Part 3: the cost of drawing one token at a time"),
+        ("05_autoregressive", "Answer, with evidence"),
+    ],
+    5: [
+        ("11_dit", "The DiT, part by part"),
+        ("11_dit", "Four ways to feed in the condition"),
+        ("11_dit", "The ablation: same network, same data, same steps, four conditionings"),
+        ("11_dit", "Quality against GFLOPs"),
+        ("11_dit", "Answer, with evidence"),
+    ],
+    7: [
+        ("03_gan", "Q7. The game"),
+        ("03_gan", "The adversarial dynamics"),
+        ("03_gan", "Recognised objects and mode collapse"),
+        ("03_gan", "\"Lighter\": size and compute per generated clip"),
+        ("03_gan", "Answer, with evidence"),
+    ],
+    9: [
+        ("04_gan_vs_vae", "Q9. Same data, same budget: a VAE and a GAN"),
+        ("04_gan_vs_vae", "Where the FAQ's answers are vague or wrong"),
+        ("04_gan_vs_vae", "Answer, with evidence"),
+    ],
+    10: [
+        ("04_gan_vs_vae", "Q10, the VAE: posterior collapse"),
+        ("04_gan_vs_vae", "Q10, the GAN: instability"),
+        ("04_gan_vs_vae", "Where the FAQ's answers are vague or wrong"),
+        ("04_gan_vs_vae", "Answer, with evidence"),
+    ],
+    16: [
+        ("10_uvit", "Q16. Everything is a token"),
+        ("10_uvit", "Q16. Long skips: concatenate, then a linear layer"),
+        ("10_uvit", "Answer, with evidence"),
+    ],
+    17: [
+        ("10_uvit", "Q17. What carries time, in code"),
+        ("10_uvit", "Q17, measured: do the other frames help?"),
+        ("10_uvit", "Answer, with evidence"),
+    ],
+    18: [
+        ("10_uvit", "Q18, measured on video: are the samples scenes?"),
+        ("10_uvit", "Answer, with evidence"),
     ],
     21: [
         ("06_diffusion_forward_reverse", "The reverse Markov chain"),
@@ -105,9 +153,7 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
 
 # Where the questions not answered yet will be answered (from the curriculum).
 PLANNED: dict[int, str] = {
-    3: "01, 05", 5: "11", 7: "03", 9: "04", 10: "04", 11: "07, 12, 13",
-    12: "15, 16", 16: "10", 17: "10", 18: "10",
-    20: "17", 23: "12",
+    11: "07, 12, 13", 12: "15, 16", 20: "17", 23: "12",
 }
 
 _HEADING = re.compile(r"^#\s+#+\s+(?P<text>.+?)\s*$")

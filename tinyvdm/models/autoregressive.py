@@ -188,12 +188,31 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | N
         raise ValueError(f"top_k must be None or an int in [1, {vocab}], got {top_k!r}")
     if temperature == 0:
         return logits.argmax(dim=1)
+    probs = sampling_distribution(logits, temperature, top_k)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
+    """The distribution :func:`sample_logits` draws from: ``(b, vocab)`` rows summing to 1.
+
+    ``softmax(logits / temperature)`` over the ``top_k`` largest logits of each row, 0 elsewhere.
+    Ties with the k-th largest logit are all kept. ``temperature`` must be positive here (0 is the
+    argmax, a point mass, handled by :func:`sample_logits`).
+    """
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
+        raise ValueError(f"logits must be floating of shape (b, vocab), got {_describe(logits)}")
+    if not isinstance(temperature, (int, float)) or temperature <= 0:
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    vocab = logits.shape[1]
+    if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= vocab):
+        raise ValueError(f"top_k must be None or an int in [1, {vocab}], got {top_k!r}")
+    # Divide before the softmax: a temperature below 1 sharpens, above 1 flattens.
     logits = logits.float() / temperature
     if top_k is not None:
         kth = torch.topk(logits, top_k, dim=1).values[:, -1:]  # (b, 1) the k-th largest
+        # -inf before the softmax, so the kept k renormalise among themselves.
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    return torch.softmax(logits, dim=1)
 
 
 class ARTransformer(nn.Module):
@@ -362,7 +381,19 @@ def ar_loss(model: ARTransformer, batch, generator: torch.Generator | None = Non
     return loss, {"bits_per_token": bits_per_token(loss.detach())}
 
 
-def sampling_flops(config: ARConfig, num_tokens: int, use_cache: bool = True) -> int:
+def frame_repeat_rate(grids: torch.Tensor) -> float:
+    """The share of tokens equal to the token at the same place one frame earlier, grids ``(b, t, h, w)``.
+
+    A cheap test of temporal coherence in token space: real clips of a few moving objects on a
+    still background repeat most tokens from frame to frame; tokens drawn without context repeat
+    only by chance (``sum_k p_k^2`` for code frequencies ``p_k``).
+    """
+    if not isinstance(grids, torch.Tensor) or grids.ndim != 4 or grids.dtype != torch.long or grids.shape[1] < 2:
+        raise ValueError(f"grids must be int64 of shape (b, t, h, w) with t >= 2, got {_describe(grids)}")
+    return (grids[:, 1:] == grids[:, :-1]).float().mean().item()
+
+
+def sampling_flops(config: ARConfig, num_tokens: int, use_cache: bool = True, attention: bool = True) -> int:
     """Multiply-add FLOPs (2 per multiply-add) to sample ``num_tokens`` tokens, one at a time.
 
     One token through one layer costs ``2 (4 d^2 + 2 r d^2)`` in weights (q, k, v and output
@@ -370,19 +401,40 @@ def sampling_flops(config: ARConfig, num_tokens: int, use_cache: bool = True) ->
     ``r = 4``) plus ``4 d m`` to score and mix ``m`` keys; the head costs
     ``2 d vocab``. With the cache step ``i`` (1-based) runs one token against ``i`` keys; without
     it, step ``i`` reruns ``i`` tokens, token ``j`` against ``j`` keys. Embeddings and norms are
-    left out (they are ``O(d)`` per token).
+    left out (they are ``O(d)`` per token); ``attention=False`` leaves out the score-and-mix
+    terms too, leaving the weight matmuls alone.
     """
     if not isinstance(num_tokens, int) or num_tokens < 1:
         raise ValueError(f"num_tokens must be a positive int, got {num_tokens!r}")
     d, layers, vocab = config.dim, config.layers, config.vocab_size
     weights = layers * 2 * (4 + 2 * config.mlp_ratio) * d * d
+    mix = layers * 4 * d if attention else 0  # per (query, key) pair
     total = 0
     for i in range(1, num_tokens + 1):
         if use_cache:
-            total += weights + layers * 4 * d * i + 2 * d * vocab
+            total += weights + mix * i + 2 * d * vocab
         else:
-            total += i * (weights + 2 * d * vocab) + layers * 4 * d * i * (i + 1) // 2
+            total += i * (weights + 2 * d * vocab) + mix * i * (i + 1) // 2
     return total
+
+
+def counted_sampling_flops(model: ARTransformer, num_tokens: int, use_cache: bool = True) -> int:
+    """FLOPs that ``torch.utils.flop_counter`` counts while ``model`` samples ``num_tokens`` tokens (batch 1).
+
+    An independent check of :func:`sampling_flops`: it counts the matmuls the sampler actually
+    runs. On the CPU the counter does not see inside ``scaled_dot_product_attention`` (the fused
+    kernel it picks is not registered), so there the count equals
+    ``sampling_flops(..., attention=False)`` exactly; on other backends it may include attention.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if not isinstance(model, ARTransformer):
+        raise ValueError(f"model must be an ARTransformer, got {type(model).__name__}")
+    if not isinstance(num_tokens, int) or not 1 <= num_tokens <= model.config.max_tokens:
+        raise ValueError(f"num_tokens must be an int in [1, {model.config.max_tokens}], got {num_tokens!r}")
+    with FlopCounterMode(display=False) as counter:
+        model.generate(1, (1, 1, num_tokens), temperature=0, use_cache=use_cache)
+    return int(counter.get_total_flops())
 
 
 def time_generation(model: ARTransformer, grid_shapes: list[tuple[int, int, int]], batch: int = 1,

@@ -114,6 +114,11 @@ class DiTConfig:
         return token_grid(self)
 
 
+def _mini(patch_size: int) -> DiTConfig:
+    # Half the tiny width and depth: the cheapest point of chapter 11's GFLOPs curve on a CPU.
+    return DiTConfig(dim=32, depth=2, heads=2, patch_size=patch_size)
+
+
 def _tiny(patch_size: int) -> DiTConfig:
     return DiTConfig(dim=64, depth=4, heads=4, patch_size=patch_size)
 
@@ -133,8 +138,11 @@ def _base(patch_size: int) -> DiTConfig:
 # no classes). Parameters barely depend on the patch (only the patch embedding and the final layer
 # see it); forward GFLOPs on (1, 8, 3, 32, 32), 2 per multiply-add, grow 4.3-5.2x from patch 4 to
 # patch 2 (4x the tokens; attention grows faster): tiny 0.45M (0.31 / 1.6 GFLOPs at patch 4 / 2)
-# for the tests, S 3.4M (2.3 / 10.8) for the CPU chapter, B 11.3M (7.6 / 34) for a GPU.
+# for the tests, S 3.4M (2.3 / 10.8) for the CPU chapter, B 11.3M (7.6 / 34) for a GPU. Patch 8 (4 x 4
+# tokens per 32-pixel frame) and the "mini" size (0.07M) are the cheap points of chapter 11's
+# quality-against-GFLOPs curve: mini/8 0.013, mini/4 0.05, tiny/8 0.08 GFLOPs.
 DIT_CONFIGS = {
+    "mini/8": partial(_mini, 8), "mini/4": partial(_mini, 4), "tiny/8": partial(_tiny, 8),
     "tiny/4": partial(_tiny, 4), "tiny/2": partial(_tiny, 2),
     "S/4": partial(_small, 4), "S/2": partial(_small, 2),
     "B/4": partial(_base, 4), "B/2": partial(_base, 2),

@@ -105,8 +105,9 @@ def _base() -> UViTConfig:
 
 
 # Named sizes (factorised attention, 4x4 patches, 3 channels, no classes), parameters and forward
-# GFLOPs on (1, 8, 3, 32, 32): tiny 0.37M, 0.41 (tests, smoke profile); small 2.6M, 2.8 (the CPU
-# chapter, near the UNet "small"); base 8.3M, 8.8 (a GPU).
+# GFLOPs on (1, 8, 3, 32, 32): tiny 0.37M, 0.41 (tests, and chapter 10's experiment: a training step on
+# 8 clips takes about 0.4 s on one CPU thread); small 2.6M, 2.8 (near the UNet "small"; about 5x slower);
+# base 8.3M, 8.8 (a GPU).
 UVIT_CONFIGS = {"tiny": _tiny, "small": _small, "base": _base}
 
 
@@ -123,9 +124,22 @@ class UViTBlock(nn.Module):
         self.block = TransformerBlock(config.dim, config.heads, config.attention, config.mlp_ratio, config.dropout,
                                       config.backend)
 
+    def join_skip(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """The long skip's join: ``linear(concat(x, skip))``, ``(b, t, h, w, d)`` twice -> ``(b, t, h, w, d)``.
+
+        Concatenating keeps the two paths apart until a learned layer weighs them (an addition
+        would fix their mix at 1 : 1), which is how U-ViT's ablation found it works best.
+        """
+        if self.skip_linear is None:
+            raise ValueError("this block was built without a long skip (skip=False)")
+        if not isinstance(skip, torch.Tensor) or skip.shape != x.shape:
+            got = tuple(skip.shape) if isinstance(skip, torch.Tensor) else type(skip).__name__
+            raise ValueError(f"skip must have the shape of x, {tuple(x.shape)}, got {got}")
+        return self.skip_linear(torch.cat([x, skip], dim=-1))  # (b, t, h, w, 2 d) -> (b, t, h, w, d)
+
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         if self.skip_linear is not None:
-            x = self.skip_linear(torch.cat([x, skip], dim=-1))  # (b, t, h, w, 2 d) -> (b, t, h, w, d)
+            x = self.join_skip(x, skip)
         return self.block(x)
 
 

@@ -178,6 +178,27 @@ def kl_weight(step: int, beta: float = 1.0, warmup_steps: int = 0, schedule: str
     return float(beta) * min(1.0, position / ramp_fraction)
 
 
+def free_bits_kl(kl_per_unit: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """The free-bits KL (Kingma et al. 2016, eq. 15): ``sum_u max(free_bits, mean_b KL_u)``, a scalar.
+
+    ``kl_per_unit`` ``(b, ...)``: each clip's KL in nats for every latent unit (every entry after
+    the batch axis is a unit). A unit whose batch-mean KL is below ``free_bits`` is charged the
+    constant ``free_bits``, so its gradient is zero: the encoder may put that much information in
+    it for free, which keeps the KL term from pushing a barely used unit back onto the prior
+    (posterior collapse). The max acts on the batch mean, not on each clip, as in the paper, so a
+    unit cannot dodge the charge by carrying much for a few clips and nothing for the rest.
+    ``free_bits = 0`` is the plain KL, ``sum_u mean_b KL_u``.
+    """
+    if not isinstance(kl_per_unit, torch.Tensor) or kl_per_unit.ndim < 2 or not kl_per_unit.is_floating_point():
+        got = (f"{kl_per_unit.dtype} {tuple(kl_per_unit.shape)}" if isinstance(kl_per_unit, torch.Tensor)
+               else type(kl_per_unit).__name__)
+        raise ValueError(f"kl_per_unit must be a floating tensor of shape (b, units...), got {got}")
+    if isinstance(free_bits, bool) or not isinstance(free_bits, (int, float)) or not free_bits >= 0:
+        raise ValueError(f"free_bits must be a number >= 0 (nats per unit), got {free_bits!r}")
+    per_unit = kl_per_unit.flatten(1).mean(dim=0)  # (units,)
+    return per_unit.clamp(min=float(free_bits)).sum()
+
+
 # ---------------------------------------------------------------------------------------------
 # The network (shared with the VQ-VAE of models/vqvae.py)
 
@@ -497,13 +518,17 @@ def video_from_batch(batch) -> torch.Tensor:
 
 
 def vae_loss(model: nn.Module, batch, generator: torch.Generator | None = None,
-             beta: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+             beta: float = 1.0, free_bits: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """The negative beta-ELBO per dimension, for the Trainer: ``(loss, {"recon", "kl", "bpd", ...})``.
 
     ``loss = (-log p(x | z) + beta * KL(q(z | x) || N(0, I))) / D``, averaged over the batch, with
     ``z`` one reparameterised sample and ``D = t c h w``. Logged: ``recon`` and ``kl`` in nats per
     dimension, ``bpd`` the bits per dimension of the unweighted ELBO (beta = 1, so it stays a
     bound whatever ``beta`` is), ``mse`` and ``beta``.
+
+    ``free_bits > 0`` charges the KL through :func:`free_bits_kl` (each latent unit's batch-mean KL
+    counted as at least ``free_bits`` nats; chapter 04); the logged ``kl`` and ``bpd`` stay the
+    plain ones.
 
     KL annealing needs the step; read the Trainer's own, which survives a resume (bind ``trainer``
     before calling ``fit``, since the loss reads it)::
@@ -519,7 +544,11 @@ def vae_loss(model: nn.Module, batch, generator: torch.Generator | None = None,
     dims = x[0].numel()
     nll = gaussian_nll(x, recon, _unwrap(model).config.decoder_std)  # (b,)
     kl = posterior.kl().float()  # (b,)
-    loss = (nll + beta * kl).mean() / dims
+    if free_bits > 0:
+        kl_units = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar)  # (b, t', z, h', w')
+        loss = (nll.mean() + beta * free_bits_kl(kl_units, free_bits)) / dims
+    else:
+        loss = (nll + beta * kl).mean() / dims
     with torch.no_grad():
         mse = (recon.float() - x.float()).pow(2).mean()
         bpd = bits_per_dim(nll + kl, dims).mean()

@@ -1,0 +1,401 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 03 — The video GAN
+#
+# **FAQ question answered here**
+#
+# - **Q7.** What is a GAN, and why do video generators rarely use one?
+#
+# The FAQ's answer, in our words: a GAN (Goodfellow et al. 2014) is two networks, a *generator*
+# that makes data and a *discriminator* that judges whether data is real, trained against each
+# other until the generator's output looks like the training data. It says GANs have few
+# parameters and are light, so they model one or a few classes of object well; that their
+# training is unstable and their samples lack diversity on complex data, which is why
+# autoregressive and diffusion models replaced them; and that video's size and compute made GANs
+# rarer still.
+#
+# This chapter trains a small video GAN on bouncing shapes and measures each of those claims:
+# the game itself (plotted step by step), whether its clips contain objects a classifier trained
+# on real clips can name, how many of the data's classes it covers (mode collapse), and its size
+# and compute per clip against a VAE and a diffusion model. Two of the FAQ's statements turn out
+# to need care: "lighter" is true per *sample* and false per parameter, and the instability is
+# not a property of video data but of the game, visible on the smallest data set we have.
+
+# %% [markdown]
+# ## Set-up: the run profile
+#
+# Every size comes from the run profile (`TINYVDM_PROFILE`), set in the next cell and nowhere
+# else: `smoke` proves the cells run (CI), `cpu` gives the results the text describes in under
+# ten minutes on a laptop, `gpu` trains longer.
+
+# %%
+import inspect
+import math
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+from torch.utils.flop_counter import FlopCounterMode
+
+from tinyvdm import get_profile, seed_everything
+from tinyvdm.data import BouncingShapes
+from tinyvdm.data.bouncing_shapes import COLOUR_NAMES, SHAPES, BouncingShapesConfig
+from tinyvdm.metrics.recognition import ObjectJudge, recognition_report
+from tinyvdm.models.gan import (
+    VideoDiscriminator,
+    VideoGenerator,
+    discriminator_loss,
+    fit_gan,
+    gan_config,
+    gan_step,
+    generator_loss,
+    sample_diversity,
+)
+from tinyvdm.models.unet import UNet
+from tinyvdm.models.vae import VideoVAE
+from tinyvdm.viz import frame_grid, savefig
+from tinyvdm.viz.gan_dynamics import SnapshotViewer, plot_gan_dynamics
+
+profile = get_profile()
+seed_everything(0)
+CHAPTER = "03_gan"
+FRAMES = 8
+SIZE = profile.pick(smoke=16, cpu=32, gpu=32)
+SIZES = dict(
+    gan=profile.pick(smoke="tiny", cpu="small", gpu="small"),
+    pool=profile.pick(smoke=64, cpu=4096, gpu=16384),  # real clips the GAN draws its batches from
+    steps=profile.pick(smoke=4, cpu=800, gpu=4000),
+    batch_size=profile.pick(smoke=4, cpu=8, gpu=32),
+    snapshot_every=profile.pick(smoke=2, cpu=100, gpu=200),
+    snapshot_clips=profile.pick(smoke=8, cpu=96, gpu=256),
+    judge_clips=profile.pick(smoke=64, cpu=2048, gpu=4096),
+    judge_steps=profile.pick(smoke=5, cpu=300, gpu=1000),
+    real_eval=profile.pick(smoke=16, cpu=256, gpu=512),
+)
+# The recipe: SN-GAN's hinge loss with spectral norm in D, two time-scale learning rates, and an
+# exponential moving average of G's weights for sampling. (R1 would cost 15-20% more per step.)
+RECIPE = dict(loss="hinge", lr_g=2e-4, lr_d=4e-4, betas=(0.0, 0.99), r1_gamma=0.0)
+EMA_DECAY = profile.pick(smoke=0.5, cpu=0.98, gpu=0.999)
+THRESHOLD = 0.8  # the judge must name shape and colour each with at least this probability
+print(profile, SIZES, RECIPE)
+chapter_start = time.perf_counter()
+
+# %% [markdown]
+# ## Q7. The game
+#
+# A generator `G` maps noise `z ~ N(0, I)` to a clip; a discriminator `D` maps a clip to one
+# number, a logit, large for "real". `D` is trained to tell real clips from `G`'s; `G` is trained
+# to make `D` call its clips real. Neither has a loss of its own: each one's loss is measured by
+# the other, so neither loss has to go down while training works. The library has the two usual
+# choices of loss:
+
+# %%
+print(inspect.getsource(discriminator_loss).split('"""')[2])
+print(inspect.getsource(generator_loss).split('"""')[2])
+
+# %% [markdown]
+# Why "non-saturating": Goodfellow's original `G` *minimised* `log(1 - sigmoid(D(G(z))))`, the
+# other side of `D`'s cross-entropy. Early in training `D` rejects every fake with confidence
+# (logits far below 0), and there that loss is flat: `G` gets almost no gradient exactly when it
+# needs one most. Minimising `-log sigmoid(D(G(z)))` instead has the same fixed point and a
+# large gradient there:
+
+# %%
+logits = torch.tensor([-8.0, -4.0, -1.0, 0.0, 2.0], requires_grad=True)
+saturating = torch.log1p(-torch.sigmoid(logits))  # what G minimises in the original minimax game
+(grad_saturating,) = torch.autograd.grad(saturating.sum(), logits)
+(grad_ns,) = torch.autograd.grad(generator_loss(logits, "non_saturating") * len(logits), logits)
+for l, a, b in zip(logits.tolist(), grad_saturating.abs().tolist(), grad_ns.abs().tolist()):
+    print(f"D(G(z)) = {l:5.1f}:  |gradient| minimax {a:.5f}   non-saturating {b:.5f}")
+saturation_ratio = float(grad_ns[0].abs() / grad_saturating[0].abs())
+assert saturation_ratio > 1000
+
+# %% [markdown]
+# The networks (`tinyvdm.models.gan`): `G` projects `z` to a `(64 channels, 2 frames, 4, 4)`
+# grid and doubles time and space with upsample + 3-D convolution blocks up to 8 frames of
+# 32 x 32; `D` mirrors it with strided 3-D convolutions, every weight spectrally normalised
+# (divided by its largest singular value, so `D` cannot make its logits arbitrarily steep).
+# One training step is one `D` update against detached fakes, then one `G` update through a
+# frozen `D`:
+
+# %%
+source = inspect.getsource(gan_step)
+print(source[source.index("    # Discriminator step"):source.index("    return {")])
+
+# %% [markdown]
+# ## A judge trained on real clips
+#
+# A GAN has no likelihood and no reconstruction error to report, so its samples need an outside
+# judge. `tinyvdm.metrics.recognition.ObjectJudge` is a small per-frame CNN trained on real
+# single-object clips to name the shape (3 kinds) and the colour (6), or to *reject* junk (noise,
+# flat frames, ghosts of two clips, blurred blobs). A generated clip counts as **recognised**
+# when the judge names both its shape and its colour with probability at least 0.8. First, what
+# the judge makes of *real* clips: that is the most any generator can score.
+
+# %%
+shapes_config = BouncingShapesConfig(frames=FRAMES, size=SIZE)
+start = time.perf_counter()
+judge = ObjectJudge.fit(shapes_config, clips=SIZES["judge_clips"], steps=SIZES["judge_steps"], seed=0)
+judge_seconds = time.perf_counter() - start
+pool = BouncingShapes(n=SIZES["pool"], config=shapes_config, seed=1).batch(range(SIZES["pool"]))["video"]
+real_eval = BouncingShapes(n=SIZES["real_eval"], config=shapes_config, seed=2).batch(range(SIZES["real_eval"]))["video"]
+real_report = recognition_report(judge, real_eval, THRESHOLD)
+real_diversity = sample_diversity(real_eval[:SIZES["snapshot_clips"]])
+print(f"judge trained in {judge_seconds:.0f} s; held-out accuracy {judge.held_out_accuracy}")
+print(f"real clips: {real_report.summary()}; diversity {real_diversity:.3f}")
+
+# %% [markdown]
+# ## Training the GAN
+#
+# `fit_gan` runs `gan_step` on batches drawn from a pool of real clips, and every few steps lets
+# the generator draw clips from the *same* noise, so we can watch what one `z` becomes over
+# training. It also keeps an exponential moving average (EMA) of `G`'s weights: the game makes
+# `G` circle around a good point rather than settle on it, and the average sits nearer the point.
+# The EMA generator is never trained, only sampled.
+
+# %%
+seed_everything(0)
+config = gan_config(SIZES["gan"], frames=FRAMES, **RECIPE)
+generator, discriminator = VideoGenerator(config), VideoDiscriminator(config)
+g_params = sum(p.numel() for p in generator.parameters())
+d_params = sum(p.numel() for p in discriminator.parameters())
+print(f"G {g_params:,} parameters, D {d_params:,}")
+start = time.perf_counter()
+run = fit_gan(generator, discriminator, pool, SIZES["steps"], batch_size=SIZES["batch_size"], seed=0,
+              snapshot_every=SIZES["snapshot_every"], snapshot_clips=SIZES["snapshot_clips"], ema_decay=EMA_DECAY)
+print(f"{SIZES['steps']} steps of {SIZES['batch_size']} clips: {run.seconds:.0f} s of training "
+      f"({SIZES['steps'] * SIZES['batch_size'] / run.seconds:.1f} clips/s), "
+      f"{time.perf_counter() - start:.0f} s with snapshots")
+
+# %%
+raw_reports = [recognition_report(judge, clips, THRESHOLD) for clips in run.snapshots]
+ema_reports = [recognition_report(judge, clips, THRESHOLD) for clips in run.ema_snapshots]
+for step, raw, ema, div in zip(run.snapshot_steps, raw_reports, ema_reports, run.diversity):
+    print(f"step {step:4d}  G: {raw.rate:4.0%} recognised, diversity {div:.3f} | EMA G: {ema.rate:4.0%}, "
+          f"colour {ema.colour_rate:4.0%}, shape {ema.shape_rate:4.0%}")
+
+# %% [markdown]
+# ## The adversarial dynamics
+#
+# Left, the two losses; middle, `D`'s mean logit on the real and on the fake clips of each step
+# (the gap is how well `D` tells them apart); right, numbers measured on the samples from fixed
+# noise: their diversity (mean distance between two clips; the dotted line is real clips') and
+# the share the judge recognises, for `G` and for its EMA.
+
+# %%
+fig = plot_gan_dynamics(run, snapshot_scores={"recognised (G)": [r.rate for r in raw_reports],
+                                              "recognised (EMA of G)": [r.rate for r in ema_reports]},
+                        real_diversity=real_diversity, smooth=10)
+savefig(fig, CHAPTER, "dynamics")
+plt.show()
+
+d_loss, g_loss = np.array(run.series("d_loss")), np.array(run.series("g_loss"))
+gap = np.array(run.series("d_real")) - np.array(run.series("d_fake"))
+half = len(d_loss) // 2
+raw_rates = np.array([r.rate for r in raw_reports])
+# Does the loss say when the samples are good? Correlate G's loss (mean over the steps before each
+# snapshot) with the recognition rate of that snapshot.
+window = max(1, SIZES["snapshot_every"])
+loss_at = np.array([g_loss[max(0, s - window):s].mean() if s > 0 else g_loss[0] for s in run.snapshot_steps])
+loss_rate_corr = float(np.corrcoef(loss_at, raw_rates)[0, 1]) if raw_rates.std() > 0 and loss_at.std() > 0 else 0.0
+swings = int(np.sum(np.abs(np.diff(raw_rates)) >= 0.2))  # snapshot-to-snapshot jumps of 20 points or more
+spikes = int(np.sum(d_loss > np.median(d_loss) * 3))
+print(f"second half: D loss {d_loss[half:].mean():.2f} +- {d_loss[half:].std():.2f}, "
+      f"G loss {g_loss[half:].mean():.2f} +- {g_loss[half:].std():.2f}; D's logit gap {gap[half:].mean():.2f}")
+print(f"D-loss spikes above 3x its median: {spikes}; jumps of >= 20 points in G's recognition rate between "
+      f"snapshots: {swings}; correlation of G's loss with its recognition rate: {loss_rate_corr:+.2f}")
+
+# %% [markdown]
+# ## Samples during training
+#
+# The slider steps through the snapshots of the EMA generator: each row is one fixed `z`, each
+# column a frame. (Without a kernel, the picture shows five of them.)
+
+# %%
+titles = [f"step {s}: EMA G recognised {r.rate:.0%}, colour {r.colour_rate:.0%}, diversity {d:.2f}"
+          for s, r, d in zip(run.snapshot_steps, ema_reports, run.ema_diversity)]
+ema_view = SnapshotViewer(run, clips=6, scale=3, titles=titles, ema=True)
+savefig(ema_view.static_figure(), CHAPTER, "snapshots")
+ema_view.show()
+
+# %% [markdown]
+# ## Recognised objects and mode collapse
+#
+# The final EMA generator draws fresh clips; the judge names what it can. Below, how many of the
+# 18 (shape, colour) classes the recognised clips fall in, against real clips judged the same way.
+
+# %%
+final_clips = run.ema_generator.sample(SIZES["real_eval"], generator=torch.Generator().manual_seed(123)).detach()
+final_raw = generator.sample(SIZES["real_eval"], generator=torch.Generator().manual_seed(123)).detach()
+gan_report = recognition_report(judge, final_clips, THRESHOLD)
+raw_report = recognition_report(judge, final_raw, THRESHOLD)
+untrained = VideoGenerator(config)
+untrained_report = recognition_report(judge, untrained.sample(SIZES["real_eval"]).detach(), THRESHOLD)
+gan_diversity = sample_diversity(final_clips[:SIZES["snapshot_clips"]])
+for name, report in (("real clips", real_report), ("GAN, EMA weights", gan_report), ("GAN, last weights", raw_report),
+                     ("untrained G", untrained_report)):
+    print(f"{name:18s} {report.summary()}")
+
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.2), gridspec_kw=dict(width_ratios=[1, 1, 1.6]))
+for ax, (name, report) in zip(axes[:2], (("real clips", real_report), ("GAN (EMA)", gan_report))):
+    image = ax.imshow(report.counts.numpy(), cmap="viridis")
+    ax.set_title(f"{name}: recognised {report.rate:.0%}, classes {report.coverage:.0%}", fontsize=9)
+    ax.set(xticks=range(len(COLOUR_NAMES)), yticks=range(len(SHAPES)))
+    ax.set_xticklabels(COLOUR_NAMES, rotation=45, fontsize=7)
+    ax.set_yticklabels(SHAPES, fontsize=8)
+    fig.colorbar(image, ax=ax, fraction=0.03)
+frame_grid(final_clips[:4], max_frames=8, ax=axes[2])
+axes[2].set_title("four fresh clips of the EMA generator")
+fig.tight_layout()
+savefig(fig, CHAPTER, "coverage")
+plt.show()
+
+# %% [markdown]
+# ## "Lighter": size and compute per generated clip
+#
+# The FAQ says GANs are light. Here is what a clip costs. The GAN makes one in a single pass of
+# `G`. Chapter 02's VAE makes one in a single pass of its decoder (its prior samples are blurry,
+# as that chapter measured). A diffusion model makes one with many passes of its denoiser: 50 with
+# DDIM, 1000 with DDPM; here chapter 07's video UNet (`compact`, patch 4). FLOPs are counted by
+# `torch.utils.flop_counter` (2 per multiply-add, convolutions and matrix products).
+
+# %%
+def forward_flops(fn) -> int:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+clip = (1, FRAMES, 3, SIZE, SIZE)
+small = gan_config("small", frames=FRAMES)  # the sizes compared are the cpu profile's, in every profile
+gan_g, gan_d = VideoGenerator(small), VideoDiscriminator(small)
+vae = VideoVAE.from_name("small")
+unet = UNet.from_name("compact", patch_size=4)
+shape32 = (1, FRAMES, 3, 32, 32)
+costs = {
+    "GAN generator": (sum(p.numel() for p in gan_g.parameters()), forward_flops(lambda: gan_g(torch.zeros(1, small.z_dim))), 1),
+    "VAE decoder": (sum(p.numel() for p in vae.decoder.parameters()),
+                    forward_flops(lambda: vae.decode(torch.zeros(vae.latent_shape(shape32)))), 1),
+    "diffusion UNet, DDIM": (unet.num_parameters(), forward_flops(lambda: unet(torch.zeros(shape32), torch.zeros(1))), 50),
+}
+costs["diffusion UNet, DDPM"] = (costs["diffusion UNet, DDIM"][0], costs["diffusion UNet, DDIM"][1], 1000)
+training_params = {"GAN (G + D)": sum(p.numel() for p in gan_g.parameters()) + sum(p.numel() for p in gan_d.parameters()),
+                   "VAE (encoder + decoder)": vae.num_parameters(), "diffusion UNet": unet.num_parameters()}
+rows = "| sampler | parameters used | network passes per clip | GFLOP per clip |\n|---|---|---|---|\n"
+for name, (params, flops, passes) in costs.items():
+    rows += f"| {name} | {params:,} | {passes} | {flops * passes / 1e9:.3f} |\n"
+display(Markdown(rows + "\n| model to train | parameters |\n|---|---|\n"
+                 + "".join(f"| {k} | {v:,} |\n" for k, v in training_params.items())))
+gan_gflop = costs["GAN generator"][1] / 1e9
+ddim_ratio = costs["diffusion UNet, DDIM"][1] * 50 / costs["GAN generator"][1]
+ddpm_ratio = costs["diffusion UNet, DDPM"][1] * 1000 / costs["GAN generator"][1]
+param_ratio = costs["GAN generator"][0] / costs["diffusion UNet, DDIM"][0]
+per_param_gan = costs["GAN generator"][1] / costs["GAN generator"][0]
+per_param_unet = costs["diffusion UNet, DDIM"][1] / costs["diffusion UNet, DDIM"][0]
+print(f"per pass, FLOP per parameter: GAN G {per_param_gan:.0f}, UNet {per_param_unet:.0f}")
+
+# %% [markdown]
+# ## Answer, with evidence
+#
+# The cell below writes the chapter's answer from the numbers measured above.
+
+# %%
+best = int(np.argmax([r.rate for r in ema_reports]))
+learned = gan_report.rate >= 0.05
+learn_note = ("" if learned else
+              " **So in this budget the GAN has not yet learned recognisable objects**: its clips hold coloured "
+              "blobs that move, but the judge rejects {:.0%} of them (look at the snapshots: where the shape is "
+              "vague or the colour drifts from frame to frame, the judge says junk). The bar this chapter sets, "
+              "5% recognised, is not met in this budget.".format(gan_report.reject_rate))
+judge_note = ": the judge itself is often unsure of shapes at this threshold" if real_report.shape_rate < 0.8 else ""
+relative = gan_report.rate / real_report.rate if real_report.rate > 0 else float("nan")
+collapse_words = (
+    f"it covers {gan_report.coverage:.0%} of the 18 (shape, colour) classes against {real_report.coverage:.0%} for "
+    f"real clips judged the same way, with {gan_report.entropy_bits:.2f} bits of class entropy against "
+    f"{real_report.entropy_bits:.2f}"
+)
+stability_words = (
+    f"D's loss spiked above three times its median {spikes} times in {SIZES['steps']} steps; the share of G's "
+    f"samples the judge recognised jumped by 20 points or more between consecutive snapshots {swings} times; "
+    f"and G's loss correlates {loss_rate_corr:+.2f} with that share, so the loss curve does not say when the "
+    f"samples are good (a diffusion or VAE loss does)"
+)
+answer = f"""
+**Q7 — What is a GAN?** Two networks trained against each other: a generator `G` that turns
+noise into a clip, and a discriminator `D` that scores clips as real or fake. `D` minimises a
+classification loss on real against generated clips; `G` minimises a loss that rewards fooling
+`D`. We used SN-GAN's recipe (hinge loss, spectral norm on every weight of `D`, learning rates
+{RECIPE['lr_g']:g} for `G` and {RECIPE['lr_d']:g} for `D`) on 8-frame {SIZE} x {SIZE} bouncing shapes. The
+non-saturating form of `G`'s loss matters: where `D` rejects a fake with logit -8, the original
+minimax loss gives `G` a gradient {saturation_ratio:,.0f}x smaller.
+
+**Did it learn?** After {SIZES['steps']} steps of {SIZES['batch_size']} clips ({run.seconds:.0f} s on this
+machine), a judge trained on real clips recognises shape and colour in **{gan_report.rate:.0%}** of the
+EMA generator's clips (colour alone {gan_report.colour_rate:.0%}, shape alone {gan_report.shape_rate:.0%}); on
+*real* clips the same judge reaches {real_report.rate:.0%} (colour {real_report.colour_rate:.0%}, shape
+{real_report.shape_rate:.0%}{judge_note}), so the GAN reaches {relative:.0%} of what
+real data scores. The untrained generator scores {untrained_report.rate:.0%}, the last (non-averaged) weights
+{raw_report.rate:.0%}. The best snapshot of the EMA generator was at step {run.snapshot_steps[best]}
+({ema_reports[best].rate:.0%}).{learn_note}
+
+**Why video models moved away from GANs, measured here.** *Instability:* {stability_words}.
+*Diversity:* {collapse_words}; the samples' diversity is {gan_diversity:.3f} against {real_diversity:.3f} for
+real clips. Both come from the game, not from video: nothing in the objective makes `G` cover all
+of the data, only fool the current `D`. *Cost:* per clip the GAN is cheap to *sample*, one pass of
+{gan_gflop:.2f} GFLOP, against {ddim_ratio:.0f}x that for a diffusion UNet with 50 DDIM steps and
+{ddpm_ratio:,.0f}x with 1000 DDPM steps. (Chapter 02's VAE decoder, with fewer parameters,
+{costs['VAE decoder'][0]:,}, costs {costs['VAE decoder'][1] / 1e9:.2f} GFLOP per clip, more than the GAN's
+generator: parameters do not say what a network costs to run.)
+
+**Where the FAQ is wrong or vague.** "Few parameters, light": our generator has
+{costs['GAN generator'][0]:,} parameters, {param_ratio:.2f}x the diffusion UNet's {costs['diffusion UNet, DDIM'][0]:,};
+but those are sizes we chose, not a property of GANs (GigaGAN's generator has about a billion), and
+a GAN is trained with a second network, `D` ({d_params:,} parameters here), run two or three times
+per step. What is light is *sampling*: one pass instead of 50-1000. "Unstable, lacks diversity"
+is right and measured above, but it is not a matter of "complex datasets": it shows on the
+simplest data in this course. "Video's large data and compute" is vague and, per sample, the
+wrong way round: a GAN needs far *less* compute per clip than diffusion; what diffusion buys with
+it is a loss that tracks quality, steady training that scales, and coverage of every mode.
+"""
+display(Markdown(answer))
+print(f"chapter ran in {time.perf_counter() - chapter_start:.0f} s ({profile.name} profile, "
+      f"torch threads: {torch.get_num_threads()})")
+
+# %%
+# What the learner should have seen (the smoke profile only proves the cells run).
+if not profile.is_smoke:
+    assert judge.held_out_accuracy["colour"] >= 0.9, judge.held_out_accuracy
+    assert untrained_report.rate <= 0.02, "an untrained generator's clips must not be recognised"
+    assert gan_report.colour_rate >= 0.3, f"the GAN's objects should have a nameable colour: {gan_report.summary()}"
+    assert gan_report.rate >= 0.05, f"the GAN should make some clips the judge recognises: {gan_report.summary()}"
+    assert gan_diversity > 0.02, "the GAN should not draw one clip for every z"
+    assert ddim_ratio > 10 and ddpm_ratio > 200
+
+# %% [markdown]
+# ## Summary
+#
+# - A GAN is a game: `D` learns to tell real clips from `G`'s, `G` learns to fool `D`. Neither
+#   loss measures progress; an outside judge of the samples does.
+# - The non-saturating generator loss keeps `G`'s gradient alive when `D` wins; spectral norm
+#   and an EMA of `G`'s weights tame the game; they do not make it converge.
+# - Sampling a GAN is one network pass, far cheaper than a diffusion sampler; its parameters are
+#   not fewer, and training it is unsteady, with no loss that says when it is done.
+# - Mode coverage is not in the objective: `G` only has to fool the current `D`.
+#
+# ## Exercises
+#
+# `exercises/03_gan.py`: write the discriminator's hinge and non-saturating losses, the R1
+# penalty, and one power-iteration step of spectral normalisation.

@@ -1,0 +1,527 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 05 — Autoregressive video: a clip as a sentence of tokens
+#
+# **FAQ question answered here**
+#
+# - **Q3.** How did video generation evolve? The FAQ names four routes (GAN, autoregressive,
+#   diffusion, DiT) and says diffusion and DiT are what people use now.
+#
+# Chapter 01 draws the whole landscape on 2-D toy data. This chapter builds the autoregressive
+# route for video, end to end, and measures what it costs. The recipe (VideoGPT, Yan et al. 2021,
+# and most token-based video models since) has two halves:
+#
+# 1. a **tokenizer**, a VQ-VAE, that turns a clip into a small grid of integers, each the number
+#    of one entry of a learned *codebook*, and turns such a grid back into a clip;
+# 2. a **causal transformer** that learns `p(x) = p(x_1) p(x_2 | x_1) ... p(x_n | x_1 .. x_{n-1})`
+#    over the grid read as one long sequence, exactly as a language model reads a sentence, and
+#    generates a clip by drawing one token at a time.
+#
+# Two things the FAQ does not say, and which we measure: generation takes one network call *per
+# token*, one after the other (a clip here is 512 tokens), and the KV cache is what keeps that
+# from costing a number of operations that grows with the square of the length. And two places
+# where its answer is vague or misleading: "DiT" is not a fourth route beside diffusion but a
+# diffusion model with a transformer inside, and the autoregressive route is not a finished
+# stage of history (see the answer at the end).
+
+# %% [markdown]
+# ## Set-up: the run profile
+#
+# Every size comes from the run profile (`TINYVDM_PROFILE`), set in the next cell and nowhere
+# else: `smoke` proves the cells run (CI), `cpu` gives the results the text describes on a laptop
+# in under ten minutes, `gpu` trains bigger models for longer.
+
+# %%
+import inspect
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+from torch.utils.data import TensorDataset
+
+from tinyvdm import get_profile, seed_everything
+from tinyvdm.data import BouncingShapes
+from tinyvdm.data.bouncing_shapes import BouncingShapesConfig
+from tinyvdm.metrics import psnr
+from tinyvdm.metrics.recognition import ObjectJudge, recognition_report
+from tinyvdm.models.autoregressive import (
+    ARConfig,
+    ARTransformer,
+    CausalSelfAttention,
+    ar_loss,
+    bits_per_token,
+    counted_sampling_flops,
+    frame_repeat_rate,
+    sample_logits,
+    sampling_distribution,
+    sampling_flops,
+    time_generation,
+)
+from tinyvdm.models.vqvae import VQVAE, VectorQuantizer, perplexity, vqvae_loss
+from tinyvdm.train import Trainer, TrainConfig
+from tinyvdm.viz import frame_grid, savefig
+from tinyvdm.viz.token_grid import TokenGridViewer, code_usage, codebook_usage_figure, token_grid_figure
+
+profile = get_profile()
+seed_everything(0)
+CHAPTER = "05_autoregressive"
+DATA = BouncingShapesConfig(frames=8, size=32)  # one object per clip, 8 frames of 32 x 32
+SIZES = dict(
+    tokenizer=profile.pick(smoke="tiny", cpu="small", gpu="small"),  # VQ-VAE size (8 x 8 tokens per frame)
+    tokenizer_clips=profile.pick(smoke=16, cpu=4096, gpu=16384),
+    tokenizer_steps=profile.pick(smoke=3, cpu=320, gpu=3000),
+    tokenizer_frames=4,  # the VQ-VAE trains on 4-frame pieces: half the cost of a step, twice the clips
+    tokenizer_batch=profile.pick(smoke=4, cpu=8, gpu=32),
+    prior_clips=profile.pick(smoke=16, cpu=1024, gpu=16384),  # clips tokenised for the transformer
+    prior=profile.pick(smoke=dict(dim=32, heads=2, layers=2), cpu=dict(dim=128, heads=4, layers=3),
+                       gpu=dict(dim=256, heads=8, layers=6)),
+    prior_steps=profile.pick(smoke=3, cpu=220, gpu=4000),
+    prior_batch=profile.pick(smoke=4, cpu=8, gpu=32),
+    samples=profile.pick(smoke=4, cpu=64, gpu=256),
+    top_k=profile.pick(smoke=4, cpu=16, gpu=16),
+    eval_clips=profile.pick(smoke=8, cpu=128, gpu=512),
+    judge_clips=profile.pick(smoke=64, cpu=2048, gpu=4096),
+    judge_steps=profile.pick(smoke=3, cpu=300, gpu=600),
+    judge_held_out=profile.pick(smoke=32, cpu=512, gpu=1024),
+    timing_frames=profile.pick(smoke=(1, 2), cpu=(1, 2, 4, 8), gpu=(1, 2, 4, 8)),  # token frames per timed grid
+)
+print(profile, SIZES)
+chapter_start = time.perf_counter()
+
+# %% [markdown]
+# ## The judge: would a viewer name the object?
+#
+# Generated clips are scored by `tinyvdm.metrics.recognition.ObjectJudge`, a small clip
+# classifier trained on real clips to name the object's shape (3) and colour (6), and to reject
+# junk (noise, flat colour, two clips blended, blurred blobs). A clip counts as *recognised* when
+# the judge gives its best shape and its best colour at least 0.8 each. How strict that is shows
+# on real clips, which bound what any generator can score.
+
+# %%
+start = time.perf_counter()
+judge = ObjectJudge.fit(DATA, clips=SIZES["judge_clips"], steps=SIZES["judge_steps"], seed=0,
+                          held_out=SIZES["judge_held_out"], device=profile.device)
+judge_seconds = time.perf_counter() - start
+eval_clips = BouncingShapes(SIZES["eval_clips"], config=DATA, seed=2).batch(range(SIZES["eval_clips"]))["video"]
+real_report = recognition_report(judge, eval_clips)
+print(f"judge trained in {judge_seconds:.0f} s; held-out accuracy {judge.held_out_accuracy}")
+print("real clips:", real_report.summary())
+
+# %% [markdown]
+# ## Part 1: the tokenizer (VQ-VAE)
+#
+# The encoder of chapter 02's video VAE turns a `32 x 32` frame into an `8 x 8` grid of vectors of
+# width `d = 8`. Instead of a Gaussian, each vector `z_e` is replaced by the nearest of `K = 512`
+# codebook vectors `e_k`, and the decoder sees only those. The clip is then fully described by
+# the code *numbers*: `8 frames x 8 x 8 = 512` integers in `[0, 512)`, 9 bits each, against
+# `8 x 32 x 32 x 3 = 24,576` pixel values.
+#
+# The nearest-code choice (an `argmin`) has no gradient. The **straight-through estimator**
+# pretends, in the backward pass, that quantisation was the identity: the decoder's gradient
+# with respect to the code is handed to the encoder's output unchanged. In code it is one line,
+# `z + (e - z).detach()`: forward it equals `e`, backward its derivative with respect to `z` is 1.
+
+# %%
+source = inspect.getsource(VectorQuantizer.forward)
+print(source[source.index("        indices = self.nearest"):source.index("        with torch.no_grad()")])
+print(source[source.index("        # Straight-through"):source.index("        return QuantizerOutput")])
+
+# %% [markdown]
+# The codebook is not trained by gradients here but by running averages: each code moves to the
+# mean of the encoder outputs assigned to it (`codebook="ema"`), and a code that nothing picks
+# for 20 steps is moved onto a random encoder output, so no code stays dead. The loss is the
+# reconstruction error plus the *commitment* term `beta ||z_e - sg[e]||^2`, which keeps the
+# encoder's outputs near their codes.
+#
+# The VQ-VAE trains on 4-frame pieces of clips (its convolutions do not care how long a clip
+# is) and then tokenises full 8-frame clips.
+
+# %%
+seed_everything(0)
+clips = BouncingShapes(SIZES["tokenizer_clips"], config=DATA, seed=1).batch(range(SIZES["tokenizer_clips"]))["video"]
+f = SIZES["tokenizer_frames"]
+pieces = torch.cat([clips[:, s:s + f] for s in range(0, DATA.frames - f + 1, f)])  # (2 n, 4, c, h, w)
+tokenizer = VQVAE.from_name(SIZES["tokenizer"])
+config = TrainConfig(steps=SIZES["tokenizer_steps"], batch_size=SIZES["tokenizer_batch"], lr=2e-3, warmup_steps=10,
+                     progress=False, device=str(profile.device), log_every=10)
+start = time.perf_counter()
+tokenizer_trainer = Trainer(tokenizer, vqvae_loss, TensorDataset(pieces), config).fit()
+tokenizer_seconds = time.perf_counter() - start
+tokenizer = tokenizer.cpu().eval()
+with torch.no_grad():
+    eval_tokens = tokenizer.encode_to_indices(eval_clips)  # (n, 8, 8, 8)
+    reconstructions = tokenizer.decode_indices(eval_tokens).clamp(-1, 1)
+K = tokenizer.config.codebook_size
+recon_psnr = psnr(reconstructions, eval_clips).mean().item()
+eval_usage = code_usage(eval_tokens, K)
+eval_perplexity = perplexity(eval_tokens, K).item()
+codes_used = int((eval_usage > 0).sum())
+tokens_per_clip = eval_tokens[0].numel()
+recon_report = recognition_report(judge, reconstructions)
+print(f"VQ-VAE: {tokenizer.num_parameters():,} parameters, {SIZES['tokenizer_steps']} steps in {tokenizer_seconds:.0f} s")
+print(f"held-out clips: PSNR {recon_psnr:.1f} dB, {codes_used} of {K} codes used, perplexity {eval_perplexity:.0f}; "
+      f"{tokens_per_clip} tokens per clip")
+print("reconstructions:", recon_report.summary())
+
+history = tokenizer_trainer.history
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+axes[0].plot([r["step"] for r in history], [r["recon"] for r in history])
+axes[0].set(yscale="log", xlabel="step", ylabel="reconstruction MSE", title="VQ-VAE training")
+axes[1].plot([r["step"] for r in history], [r["perplexity"] for r in history], label="perplexity (batch)")
+axes[1].plot([r["step"] for r in history], [K * r["usage"] for r in history], label="codes used (batch)")
+axes[1].set(xlabel="step", title=f"codebook health (K = {K})")
+axes[1].legend(fontsize=8)
+fig.tight_layout()
+savefig(fig, CHAPTER, "tokenizer_training")
+plt.show()
+
+# %% [markdown]
+# How the codes are used: most tokens of a clip are empty background, so one code takes a large
+# share and the rest split what is left. Perplexity is `exp(entropy)` of the code frequencies,
+# the number of equally used codes that would carry the same information.
+
+# %%
+fig = codebook_usage_figure(eval_usage, title="held-out clips")
+savefig(fig, CHAPTER, "codebook_usage")
+plt.show()
+background_share = eval_usage.max().item() / eval_usage.sum().item()
+print(f"the most used code takes {background_share:.0%} of all tokens")
+
+# %% [markdown]
+# ### The token grid
+#
+# Under each frame, its `8 x 8` tokens, one colour per code number (the most used code, the
+# background, in black). The object is a handful of tokens whose numbers change as it moves
+# across the token boundaries: the transformer has to learn that a red triangle at one place is
+# *these* codes, and one pixel to the right is *those*. The viewer scrubs clips and frames, and
+# highlights every place one code is used.
+
+# %%
+viewer = TokenGridViewer(torch.cat([eval_clips[:4], reconstructions[:4]]), torch.cat([eval_tokens[:4]] * 2), K,
+                         titles=[f"clip {i}" for i in range(4)] + [f"clip {i}, decoded" for i in range(4)])
+fig = token_grid_figure(reconstructions[:3], eval_tokens[:3], K, titles=["decoded 0", "decoded 1", "decoded 2"])
+savefig(fig, CHAPTER, "token_grid")
+plt.close(fig)
+viewer.show()
+
+# %% [markdown]
+# ## Part 2: the transformer over tokens
+#
+# The grid is read frame by frame, each frame row by row: token `i` of the sequence is
+# `(frame, row, column)` in that order. A beginning-of-sequence token is put in front, and a
+# decoder-only transformer (GPT-2's layout: token and position embeddings, pre-norm blocks with
+# causal self-attention, a head over the `K` codes) predicts each token from all before it. The
+# loss is the cross-entropy of the next token, in bits per token: `log2 512 = 9` bits for a model
+# that knows nothing.
+
+# %%
+source = inspect.getsource(ARTransformer.generate)
+print(source[source.index("        tokens = torch.full"):source.index("        self.train(was_training)")])
+
+# %%
+seed_everything(0)
+prior_clips = clips[:SIZES["prior_clips"]]
+with torch.no_grad():
+    # In chunks of 32 clips, to bound the memory the activations take.
+    grids = torch.cat([tokenizer.encode_to_indices(prior_clips[i:i + 32]) for i in range(0, len(prior_clips), 32)])
+grid_shape = tuple(grids.shape[1:])
+prior = ARTransformer(ARConfig(vocab_size=K, max_tokens=tokens_per_clip, **SIZES["prior"]))
+config = TrainConfig(steps=SIZES["prior_steps"], batch_size=SIZES["prior_batch"], lr=2e-3, weight_decay=0.01,
+                     warmup_steps=min(20, SIZES["prior_steps"]), lr_schedule="cosine", min_lr_ratio=0.1,
+                     progress=False, device=str(profile.device), log_every=10)
+start = time.perf_counter()
+prior_trainer = Trainer(prior, ar_loss, TensorDataset(grids), config).fit()
+prior_seconds = time.perf_counter() - start
+prior = prior.cpu().eval()
+with torch.no_grad():
+    held_out_bits = bits_per_token(prior.loss(eval_tokens))
+print(f"transformer: {prior.num_parameters():,} parameters, {SIZES['prior_steps']} steps of "
+      f"{SIZES['prior_batch']} clips x {tokens_per_clip} tokens in {prior_seconds:.0f} s")
+print(f"held-out: {held_out_bits:.2f} bits per token, {held_out_bits * tokens_per_clip / 8:.0f} bytes per clip "
+      f"(uniform: {np.log2(K):.0f} bits per token)")
+
+# Where in the clip are the bits? The loss per token position, averaged over held-out clips.
+with torch.no_grad():
+    inputs, targets = prior.inputs_and_targets(eval_tokens)
+    per_token = torch.nn.functional.cross_entropy(prior(inputs).transpose(1, 2), targets, reduction="none")
+bits_per_frame = (per_token / np.log(2)).reshape(len(eval_tokens), grid_shape[0], -1).sum(-1).mean(0)
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+axes[0].plot([r["step"] for r in prior_trainer.history], [r["bits_per_token"] for r in prior_trainer.history])
+axes[0].axhline(np.log2(K), color="grey", ls="--", lw=0.8, label="uniform guess")
+axes[0].set(xlabel="step", ylabel="bits per token", title="transformer training", yscale="log")
+axes[0].legend(fontsize=8)
+axes[1].bar(np.arange(grid_shape[0]), bits_per_frame.numpy())
+axes[1].set(xlabel="frame", ylabel="bits", title="held-out bits per frame (sum over its tokens)")
+fig.tight_layout()
+savefig(fig, CHAPTER, "prior_training")
+plt.show()
+
+# %% [markdown]
+# If the transformer has learned that a frame mostly repeats the last one, moved, the later
+# frames cost fewer bits than the first (which must say which object, where, going which way);
+# the bars say how far it has got.
+#
+# ### Drawing clips
+#
+# A clip is drawn token by token: logits for the next token, divided by a *temperature*,
+# optionally cut to the `top_k` most likely codes, softmax, one draw. (Exercise 2 asks you to
+# write `sampling_distribution`.) We sample once from the model as it is (temperature 1, all
+# codes) and once with `top_k`, which throws away the long tail of unlikely codes that a small
+# model assigns too much probability to.
+#
+# A broken generator for comparison: tokens drawn one by one from how often each code occurs,
+# ignoring context (the best a model with no memory can do).
+
+# %%
+def decode(grids):
+    with torch.no_grad():
+        return torch.cat([tokenizer.decode_indices(grids[i:i + 32]) for i in range(0, len(grids), 32)]).clamp(-1, 1)
+
+
+results = {}
+for name, top_k in (("temperature 1", None), (f"top-{SIZES['top_k']}", SIZES["top_k"])):
+    start = time.perf_counter()
+    sampled = prior.generate(SIZES["samples"], grid_shape, top_k=top_k, generator=torch.Generator().manual_seed(1))
+    seconds = time.perf_counter() - start
+    videos = decode(sampled)
+    results[name] = dict(grids=sampled, videos=videos, seconds=seconds, report=recognition_report(judge, videos))
+    print(f"{name}: {SIZES['samples']} clips in {seconds:.1f} s; {results[name]['report'].summary()}")
+
+frequencies = code_usage(grids, K).double()
+unigram = torch.multinomial(frequencies / frequencies.sum(), SIZES["samples"] * tokens_per_clip, replacement=True,
+                            generator=torch.Generator().manual_seed(2)).reshape(SIZES["samples"], *grid_shape)
+unigram_videos = decode(unigram)
+results["no context (code frequencies)"] = dict(grids=unigram, videos=unigram_videos, seconds=0.0,
+                                                report=recognition_report(judge, unigram_videos))
+print("no context:", results["no context (code frequencies)"]["report"].summary())
+
+# Context in token space: how many tokens repeat the one at the same place a frame earlier, and
+# what the no-context generator would pay in bits per held-out token (its cross-entropy).
+repeat = {"real clips": frame_repeat_rate(eval_tokens)}
+repeat.update({name: frame_repeat_rate(result["grids"]) for name, result in results.items()})
+eval_frequencies = code_usage(eval_tokens, K).double()
+no_context_bits = float(-(eval_frequencies / eval_frequencies.sum() * torch.log2((frequencies + 1) / (frequencies + 1).sum())).sum())
+print("tokens repeated from the previous frame:", ", ".join(f"{name} {rate:.0%}" for name, rate in repeat.items()))
+print(f"held-out bits per token: transformer {held_out_bits:.2f}, no context {no_context_bits:.2f}")
+
+best_name = max(("temperature 1", f"top-{SIZES['top_k']}"), key=lambda n: results[n]["report"].rate)
+best = results[best_name]
+shown = min(6, SIZES["samples"])
+fig = frame_grid(torch.cat([best["videos"][:shown], unigram_videos[:2]]), max_frames=8,
+                 titles=[f"{best_name} {i}" for i in range(shown)] + ["no context 0", "no context 1"])
+savefig(fig, CHAPTER, "samples")
+plt.show()
+
+# %% [markdown]
+# The samples' tokens in the same viewer (decoded clip and the token grid the transformer wrote):
+
+# %%
+TokenGridViewer(best["videos"][:8], best["grids"][:8], K, titles=[f"{best_name} sample {i}" for i in range(8)]).show()
+
+# %%
+names = ["real clips", "VQ-VAE reconstructions", "temperature 1", f"top-{SIZES['top_k']}", "no context (code frequencies)"]
+reports = [real_report, recon_report] + [results[n]["report"] for n in names[2:]]
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+axes[0].barh(names[::-1], [r.rate for r in reports][::-1], color="tab:blue")
+axes[0].set(xlabel="share of clips recognised (shape and colour each at p >= 0.8)", xlim=(0, 1),
+            title="does the judge name the object?")
+axes[1].imshow(best["report"].counts.numpy(), cmap="Blues")
+axes[1].set(xticks=range(len(DATA.colours)), xticklabels=DATA.colours, yticks=range(len(DATA.shapes)),
+            yticklabels=DATA.shapes, title=f"{best_name}: recognised clips per class")
+for (i, j), count in np.ndenumerate(best["report"].counts.numpy()):
+    axes[1].text(j, i, str(count), ha="center", va="center", fontsize=8)
+fig.tight_layout()
+savefig(fig, CHAPTER, "recognition")
+plt.show()
+
+# %% [markdown]
+# ## Part 3: the cost of drawing one token at a time
+#
+# Each token needs one pass through the network, and the passes cannot run in parallel: token
+# `i + 1` depends on the draw of token `i`. Without a cache, pass `i` reruns the whole prefix of
+# `i` tokens, so `n` tokens cost `n (n + 1) / 2` token-passes, quadratic in `n`. The **KV cache**
+# keeps every layer's keys and values of the tokens already drawn, so pass `i` runs only the new
+# token and attends to the stored keys: `n` token-passes (plus attention reads that grow with
+# `i`). Both draw exactly the same tokens. (Exercise 3: one cached attention step.)
+
+# %%
+source = inspect.getsource(CausalSelfAttention.forward)
+print(source[source.index("        if cache is None"):source.index("        return self.out")])
+
+# %% [markdown]
+# We time the trained transformer generating one clip of 1, 2, 4 and 8 frames (64 to 512 tokens)
+# with and without the cache, and count the FLOPs both ways: from the formula
+# (`sampling_flops`) and with PyTorch's FLOP counter running the real sampler
+# (`counted_sampling_flops`; on the CPU the counter does not see inside the fused attention
+# kernel, so it counts the weight matmuls only, and it matches the formula without attention
+# exactly).
+
+# %%
+shapes = [(t, *grid_shape[1:]) for t in SIZES["timing_frames"]]
+timing = time_generation(prior, shapes, batch=1, seed=0)
+for row in timing:
+    n = row["tokens"]
+    row["flops_cached"] = sampling_flops(prior.config, n, use_cache=True)
+    row["flops_uncached"] = sampling_flops(prior.config, n, use_cache=False)
+    row["counted_cached"] = counted_sampling_flops(prior, n, use_cache=True)
+    row["counted_uncached"] = counted_sampling_flops(prior, n, use_cache=False)
+    print(f"{n:4d} tokens: cached {row['cached_s']:.2f} s, uncached {row['uncached_s']:.2f} s "
+          f"({row['speedup']:.1f}x); GFLOP cached {row['flops_cached'] / 1e9:.3f}, uncached "
+          f"{row['flops_uncached'] / 1e9:.2f}; same tokens: {row['same_tokens']}")
+    if profile.device.type == "cpu":
+        assert row["counted_cached"] == sampling_flops(prior.config, n, True, attention=False)
+        assert row["counted_uncached"] == sampling_flops(prior.config, n, False, attention=False)
+assert all(row["same_tokens"] for row in timing), "the cache must not change what is drawn"
+
+tokens = np.array([row["tokens"] for row in timing])
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+for key, label, colour in (("cached_s", "with KV cache", "tab:blue"), ("uncached_s", "without cache", "tab:red")):
+    axes[0].plot(tokens, [row[key] for row in timing], "o-", color=colour, label=label)
+axes[0].set(xscale="log", yscale="log", xlabel="tokens generated", ylabel="seconds (batch 1)",
+            title="sampling time")
+for key, label, colour in (("flops_cached", "with KV cache", "tab:blue"), ("flops_uncached", "without cache", "tab:red")):
+    axes[1].plot(tokens, [row[key] for row in timing], "o-", color=colour, label=label)
+reference = tokens.astype(float)
+axes[1].plot(reference, timing[0]["flops_cached"] * reference / reference[0], ":", color="grey", label="slope 1 (linear)")
+axes[1].plot(reference, timing[0]["flops_uncached"] * (reference / reference[0]) ** 2, "--", color="grey",
+             label="slope 2 (quadratic)")
+axes[1].set(xscale="log", yscale="log", xlabel="tokens generated", ylabel="FLOPs", title="sampling FLOPs")
+for ax in axes:
+    ax.legend(fontsize=8)
+fig.tight_layout()
+savefig(fig, CHAPTER, "sampling_cost")
+plt.show()
+
+
+def growth(key):
+    """How the cost grows when the length doubles, averaged over the measured doublings."""
+    values = np.array([row[key] for row in timing], dtype=float)
+    return float(np.exp(np.mean(np.log(values[1:] / values[:-1]))))
+
+
+growth_time = {key: growth(key) for key in ("cached_s", "uncached_s")}
+growth_flops = {key: growth(key) for key in ("flops_cached", "flops_uncached")}
+print(f"per doubling of the length: time x{growth_time['cached_s']:.2f} cached, x{growth_time['uncached_s']:.2f} "
+      f"uncached; FLOPs x{growth_flops['flops_cached']:.2f} cached, x{growth_flops['flops_uncached']:.2f} uncached")
+
+# %% [markdown]
+# ## Answer, with evidence
+#
+# The cell below writes the chapter's answer from the numbers measured above.
+
+# %%
+longest = timing[-1]
+per_token_ms = 1000 * longest["cached_s"] / longest["tokens"]
+plain, cut = results["temperature 1"]["report"], results[f"top-{SIZES['top_k']}"]["report"]
+broken = results["no context (code frequencies)"]["report"]
+best_report = best["report"]
+share_of_ceiling = best_report.rate / max(recon_report.rate, 1e-9)
+later_frames = ("; a later frame is cheaper because it mostly repeats the last one"
+                if bits_per_frame[1:].mean() < 0.7 * bits_per_frame[0] else
+                ": the transformer has not yet learned that a frame mostly repeats the last one")
+if best_report.rate >= 0.15:
+    recognised = (f"*Does it generate recognisable clips?* A judge trained on real clips named shape and colour in "
+                  f"{best_report.rate:.0%} of {SIZES['samples']} clips sampled with {best_name} (temperature 1: "
+                  f"{plain.rate:.0%}; top-{SIZES['top_k']}: {cut.rate:.0%}), covering {best_report.coverage:.0%} of the "
+                  f"18 shape-colour classes; the samples reach {share_of_ceiling:.0%} of the tokenizer's ceiling below.")
+else:
+    recognised = (f"*Does it generate recognisable clips?* Not at this budget. The judge named shape and colour in "
+                  f"{best_report.rate:.0%} of {SIZES['samples']} sampled clips (temperature 1: {plain.rate:.0%}, "
+                  f"top-{SIZES['top_k']}: {cut.rate:.0%}) and rejected {best_report.reject_rate:.0%} as junk. The "
+                  f"samples show soft blobs of one colour family that appear, split and jump between frames, not one "
+                  f"object moving: the transformer has learned the "
+                  f"statistics of the token grid (it repeats {repeat[best_name]:.0%} of tokens from one frame to the "
+                  f"next, real clips {repeat['real clips']:.0%}, tokens without context {repeat['no context (code frequencies)']:.0%}), "
+                  f"not yet the shape of an object across {tokens_per_clip} tokens.")
+answer = f"""
+**Q3 — How did video generation evolve, and where does the autoregressive route stand?** The
+autoregressive route treats a clip as a sentence. A VQ-VAE tokenizer turned each 8-frame
+32 x 32 clip into {tokens_per_clip} integers from a codebook of {K} (held-out: {codes_used} of the {K}
+codes used, perplexity {eval_perplexity:.0f}, the background code alone {background_share:.0%} of all
+tokens; reconstructions at {recon_psnr:.1f} dB PSNR). A causal transformer
+({prior.num_parameters():,} parameters, {SIZES['prior_steps']} steps, {prior_seconds:.0f} s) learned those
+sequences down to {held_out_bits:.2f} bits per token on held-out clips, against {np.log2(K):.0f} bits for a
+blind guess: {held_out_bits * tokens_per_clip / 8:.0f} bytes per clip ({bits_per_frame[0]:.0f} bits in the
+first frame, {bits_per_frame[1:].mean():.0f} per later frame on average{later_frames}). But PSNR on mostly
+black frames is a weak test of a tokenizer: the judge names the colour of {recon_report.colour_rate:.0%}
+and the shape of {recon_report.shape_rate:.0%} of the reconstructions (real clips: {real_report.colour_rate:.0%}
+and {real_report.shape_rate:.0%}); at this budget the tokenizer draws objects as soft blobs, with
+their hue shifted.
+
+{recognised} The same judge recognises {real_report.rate:.0%} of real clips and {recon_report.rate:.0%} of the
+tokenizer's reconstructions, which is the ceiling for anything decoded from these tokens. A
+generator without context, drawing each token from the code frequencies alone, scores
+{broken.rate:.0%} (and {no_context_bits:.2f} bits per held-out token against the transformer's
+{held_out_bits:.2f}). Two lessons of the route show here: the tokenizer bounds the quality (nothing
+the transformer writes can look better than a reconstruction, and these reconstructions, at
+{recon_psnr:.1f} dB, blur the shapes the judge must tell apart: it names the shape of
+{recon_report.shape_rate:.0%} of them, of real clips {real_report.shape_rate:.0%}); and a clip of
+{tokens_per_clip} tokens is a long sequence for a model trained {prior_seconds:.0f} s.
+
+*What it costs to sample.* One clip is {tokens_per_clip} network passes, strictly one after the other.
+With the KV cache, {longest['tokens']} tokens took {longest['cached_s']:.2f} s ({per_token_ms:.1f} ms per
+token, batch 1); rerunning the prefix instead took {longest['uncached_s']:.2f} s ({longest['speedup']:.1f}x
+longer), for the same tokens. Doubling the length multiplied the cached time by
+{growth_time['cached_s']:.2f} and its FLOPs by {growth_flops['flops_cached']:.2f} (linear: 2), the uncached
+time by {growth_time['uncached_s']:.2f} and FLOPs by {growth_flops['flops_uncached']:.2f} (quadratic: 4); at
+{longest['tokens']} tokens the cache saves {longest['flops_uncached'] / longest['flops_cached']:.0f}x the FLOPs.
+The cache removes the quadratic work, not the sequence: a clip twice as long, or frames with four
+times the tokens, still means that many more passes in a row. A diffusion sampler (chapters 06-07)
+instead runs a fixed number of passes, each over all tokens at once, whatever the clip's length:
+one measured reason (not the only one) why diffusion suits parallel hardware better.
+
+*Where the FAQ is vague or wrong.* It lists GAN, autoregressive, diffusion and DiT as four routes.
+The first three are ways to learn and sample a distribution; DiT is a *network* (a transformer
+denoiser) inside the third, and the autoregressive route has used transformers all along (the
+model above is one). Its answer gives no reason why diffusion won; the measurements above give
+two: sampling cost that grows with the token count, and quality capped by a discrete tokenizer.
+Nor is the autoregressive route closed: token models such as VideoPoet (2023) generate video
+this way, with a KV cache like the one measured here.
+"""
+display(Markdown(answer))
+print(f"chapter ran in {time.perf_counter() - chapter_start:.0f} s ({profile.name} profile)")
+
+# %%
+# What the learner should have seen (the smoke profile only proves the cells run).
+if not profile.is_smoke:
+    assert recon_psnr > 22, f"the VQ-VAE should reconstruct above 22 dB: {recon_psnr:.1f}"
+    assert codes_used >= 0.5 * K and eval_perplexity >= 32, \
+        f"the VQ-VAE should use most of its codebook: {codes_used} of {K}, perplexity {eval_perplexity:.0f}"
+    assert held_out_bits < 0.5 * np.log2(K), f"the transformer should beat a blind guess by far: {held_out_bits:.2f} bits"
+    # The transformer must beat a generator without context, in likelihood and in what it samples.
+    assert held_out_bits < no_context_bits - 1, f"{held_out_bits:.2f} bits against {no_context_bits:.2f} without context"
+    assert repeat[best_name] > repeat["no context (code frequencies)"] + 0.1, repeat
+    assert best_report.rate >= broken.rate, "the transformer must not score below a generator without context"
+    assert growth_flops["flops_cached"] < 2.3 and growth_flops["flops_uncached"] > 3.3
+    assert longest["speedup"] > 1.5, f"the cache should pay at {longest['tokens']} tokens: {longest['speedup']:.2f}x"
+
+# %% [markdown]
+# ## Summary
+#
+# - An autoregressive video model is a tokenizer plus a language model: a VQ-VAE turns a clip
+#   into a grid of code numbers, a causal transformer learns the grid one token at a time.
+# - The straight-through estimator (`z + (e - z).detach()`) lets the encoder learn through the
+#   nearest-code choice; running-average codes and dead-code restarts keep the codebook in use.
+# - Sampling is sequential: one pass per token. The KV cache makes the work per token constant
+#   (plus attention reads), so the total grows linearly instead of quadratically, with identical
+#   tokens; it does not make the passes parallel.
+# - The tokenizer caps the quality; temperature and top-k trade variety for clean samples.
+#
+# ## Exercises
+#
+# `exercises/05_autoregressive.py`: the nearest-code lookup with the straight-through gradient,
+# the top-k and temperature sampling distribution, and one cached attention step.
