@@ -54,6 +54,7 @@ from tinyvdm import get_profile, seed_everything
 from tinyvdm.data import BouncingShapes
 from tinyvdm.data.bouncing_shapes import COLOUR_NAMES, SHAPES, BouncingShapesConfig
 from tinyvdm.metrics.recognition import ObjectJudge, recognition_report
+from tinyvdm.metrics.sharpness import pairwise_distance
 from tinyvdm.models.gan import (
     VideoDiscriminator,
     VideoGenerator,
@@ -62,7 +63,6 @@ from tinyvdm.models.gan import (
     gan_config,
     gan_step,
     generator_loss,
-    sample_diversity,
 )
 from tinyvdm.models.unet import UNet
 from tinyvdm.models.vae import VideoVAE
@@ -153,7 +153,7 @@ judge_seconds = time.perf_counter() - start
 pool = BouncingShapes(n=SIZES["pool"], config=shapes_config, seed=1).batch(range(SIZES["pool"]))["video"]
 real_eval = BouncingShapes(n=SIZES["real_eval"], config=shapes_config, seed=2).batch(range(SIZES["real_eval"]))["video"]
 real_report = recognition_report(judge, real_eval, THRESHOLD)
-real_diversity = sample_diversity(real_eval[:SIZES["snapshot_clips"]])
+real_diversity = pairwise_distance(real_eval[:SIZES["snapshot_clips"]])
 print(f"judge trained in {judge_seconds:.0f} s; held-out accuracy {judge.held_out_accuracy}")
 print(f"real clips: {real_report.summary()}; diversity {real_diversity:.3f}")
 
@@ -244,7 +244,7 @@ gan_report = recognition_report(judge, final_clips, THRESHOLD)
 raw_report = recognition_report(judge, final_raw, THRESHOLD)
 untrained = VideoGenerator(config)
 untrained_report = recognition_report(judge, untrained.sample(SIZES["real_eval"]).detach(), THRESHOLD)
-gan_diversity = sample_diversity(final_clips[:SIZES["snapshot_clips"]])
+gan_diversity = pairwise_distance(final_clips[:SIZES["snapshot_clips"]])
 for name, report in (("real clips", real_report), ("GAN, EMA weights", gan_report), ("GAN, last weights", raw_report),
                      ("untrained G", untrained_report)):
     print(f"{name:18s} {report.summary()}")

@@ -46,6 +46,7 @@ from tinyvdm.data import BouncingShapes
 from tinyvdm.diffusion import NoiseSchedule, diffusion_loss
 from tinyvdm.diffusion.samplers.ddim import DDIMSampler
 from tinyvdm.diffusion.samplers.ddpm import DDPMSampler
+from tinyvdm.metrics.sample_quality import denoising_error, scene_scores, shuffle_between_clips
 from tinyvdm.metrics.scene import check_batch
 from tinyvdm.models.unet import UNet
 from tinyvdm.nn.embeddings import timestep_embedding
@@ -287,18 +288,6 @@ plt.show()
 # `diffusion_loss(..., mask=...)`.
 
 # %%
-@torch.no_grad()
-def loss_by_step(model, clips, mask, steps, repeats=4):
-    generator = torch.Generator().manual_seed(0)
-    model = model.to(profile.device).eval()
-    out = []
-    for step in steps:
-        losses = [diffusion_loss(schedule, model, clips.to(profile.device), timestep=int(step), generator=generator,
-                                 prediction=PREDICTION, mask=mask) for _ in range(repeats)]
-        out.append(torch.stack(losses).mean().item())
-    return np.array(out)
-
-
 probe_steps = np.unique(np.linspace(0, SIZES["num_steps"] - 1, SIZES["probe_steps"]).round().astype(int))
 probe_batch = held_out.batch(range(min(16, len(held_out))))
 probe = probe_batch["video"]  # (b, t, 3, h, w)
@@ -306,12 +295,18 @@ probe = probe_batch["video"]  # (b, t, 3, h, w)
 silhouette = probe_batch["masks"].any(dim=2, keepdim=True).float()
 probe_mask = torch.nn.functional.max_pool3d(silhouette, (1, 3, 3), stride=1, padding=(0, 1, 1)).bool()
 # Frame k of clip i taken from clip (i + k) mod b: real frames, unrelated neighbours.
-reorder = [(torch.arange(len(probe)) + k) % len(probe) for k in range(FRAMES)]
-shuffled = torch.stack([probe[reorder[k], k] for k in range(FRAMES)], dim=1)
-shuffled_mask = torch.stack([probe_mask[reorder[k], k] for k in range(FRAMES)], dim=1)
-error_2d = loss_by_step(ema_2d, probe, probe_mask, probe_steps)
-error_video = loss_by_step(ema_video, probe, probe_mask, probe_steps)
-error_shuffled = loss_by_step(ema_video, shuffled, shuffled_mask, probe_steps)
+shuffled, shuffled_mask = shuffle_between_clips(probe, probe_mask)
+
+
+def loss_by_step(model, clips, mask):
+    model = model.to(profile.device)
+    return denoising_error(model, schedule, clips.to(profile.device), probe_steps, mask.to(profile.device),
+                           prediction=PREDICTION, repeats=4)
+
+
+error_2d = loss_by_step(ema_2d, probe, probe_mask)
+error_video = loss_by_step(ema_video, probe, probe_mask)
+error_shuffled = loss_by_step(ema_video, shuffled, shuffled_mask)
 fig, ax = plt.subplots(figsize=(7, 3.4))
 ax.plot(probe_steps, error_2d, "o-", label="frame-by-frame")
 ax.plot(probe_steps, error_video, "o-", label="space-time")
@@ -348,13 +343,6 @@ def sample(model, sampler, clips, seed=0):
     return clips.cpu(), time.perf_counter() - start
 
 
-def scene_scores(clips):
-    report = check_batch(clips, expected_objects=1)
-    frames_ok = np.mean([np.mean([n == 1 for n in r.num_objects]) for r in report.reports])
-    return dict(valid=report.valid_rate, frames_ok=float(frames_ok), smoothness=report.mean_smoothness,
-                report=report)
-
-
 ddim50 = DDIMSampler(schedule, min(50, SIZES["num_steps"]), prediction=PREDICTION)
 samples_2d, _ = sample(ema_2d, ddim50, SIZES["eval_clips"])
 samples_video, ddim50_seconds = sample(ema_video, ddim50, SIZES["eval_clips"])
@@ -377,27 +365,8 @@ animate(torch.cat([samples_2d[:SHOW], samples_video[:SHOW]]), fps=6,
 # Why does the checker reject clips? Its reasons, counted over all samples:
 
 # %%
-def reason_counts(report):
-    """How many clips break each rule (a clip counts once per rule, whatever the frames or colour)."""
-    counts = {}
-    for clip in report.reports:
-        kinds = set()
-        for reason in clip.reasons:
-            kind = reason.split(":")[0]
-            for colour in ("red", "green", "blue", "yellow", "magenta", "cyan"):
-                kind = kind.replace(f"{colour} ", "")
-            # "object missing in frames 0..3" and "... 5..7" are one rule; so are all jumps and accelerations.
-            for cut in (" in frames", " between frames", " at frame", " in frame", " jumps", " accelerates", " ("):
-                if cut in kind:
-                    kind = kind.split(cut)[0] + (cut if cut in (" jumps", " accelerates") else "")
-            kinds.add("wrong number of objects" if kind.startswith("expected") else kind.split(" found")[0])
-        for kind in kinds:
-            counts[kind] = counts.get(kind, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: -kv[1])[:6])
-
-
-print("frame-by-frame:", reason_counts(scores_2d["report"]))
-print("space-time:    ", reason_counts(scores_video["report"]))
+print("frame-by-frame:", scores_2d["rules"])
+print("space-time:    ", scores_video["rules"])
 
 # %% [markdown]
 # ## Watching a sampler work
@@ -511,7 +480,7 @@ if scores_video["valid"] >= 0.8:
     verdict = (f"The grown space-time network's samples are valid scenes: **{scores_video['valid']:.0%}** of "
                f"{SIZES['eval_clips']} clips pass the scene checker (frame-by-frame network: {scores_2d['valid']:.0%}).")
 else:
-    reasons = ", ".join(f"{kind} ({count} clips)" for kind, count in list(reason_counts(scores_video["report"]).items())[:3])
+    reasons = ", ".join(f"{kind} ({count} clips)" for kind, count in list(scores_video["rules"].items())[:3])
     verdict = (f"**In this profile the samples are not yet valid scenes**: {scores_video['valid']:.0%} of "
                f"{SIZES['eval_clips']} space-time clips and {scores_2d['valid']:.0%} of the frame-by-frame ones pass "
                f"the scene checker (real clips: {real_report.valid_rate:.0%}). "

@@ -53,7 +53,7 @@ from IPython.display import Markdown, display
 from tinyvdm import get_profile, seed_everything
 from tinyvdm.bench import attention_table
 from tinyvdm.data import BouncingShapes
-from tinyvdm.diffusion import NoiseSchedule, diffusion_loss, q_sample
+from tinyvdm.diffusion import NoiseSchedule, denoise_once, diffusion_loss, q_sample
 from tinyvdm.metrics.motion import jitter, position_error
 from tinyvdm.models.dit import DiT
 from tinyvdm.nn.attention import PATTERNS, VideoAttention, frame_mask
@@ -253,18 +253,10 @@ for pattern in MODEL_PATTERNS:
 # ### Position error and jitter against the ground truth
 
 # %%
-@torch.no_grad()
-def predict_x0(model, video, step, seed=1):
-    eps = torch.randn(video.shape, generator=torch.Generator().manual_seed(seed))
-    timestep = torch.full((len(video),), step, dtype=torch.long)
-    xt = q_sample(schedule, video, timestep, eps)
-    return model(xt.to(profile.device), timestep.to(profile.device)).float().clamp(-1, 1).cpu()
-
-
 results = {}  # (pattern, step) -> dict of numbers
 for pattern, run in runs.items():
     for step in SIZES["eval_steps"]:
-        x0 = predict_x0(run["model"], held["video"], step)
+        x0 = denoise_once(schedule, run["model"], held["video"], step)
         error = position_error(x0, held["trajectory"])  # (b, t)
         results[pattern, step] = dict(error=error.mean().item(), by_frame=error.mean(dim=0).numpy(),
                                       jitter=jitter(x0, held["trajectory"]).mean().item(), x0=x0)

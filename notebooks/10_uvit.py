@@ -60,7 +60,7 @@ from IPython.display import Markdown, display
 
 from tinyvdm import get_profile, seed_everything
 from tinyvdm.data import BouncingShapes
-from tinyvdm.diffusion import NoiseSchedule, diffusion_loss, q_sample
+from tinyvdm.diffusion import NoiseSchedule, denoise_once, diffusion_loss
 from tinyvdm.diffusion.samplers.ddim import DDIMSampler
 from tinyvdm.metrics.motion import jitter, position_error
 from tinyvdm.metrics.sample_quality import denoising_error, scene_scores, shuffle_between_clips
@@ -326,18 +326,10 @@ for name, run in runs.items():
 context_gain = {name: errors[name, "shuffled"] / errors[name, "coherent"] for name in runs}
 
 
-@torch.no_grad()
-def predict_x0(model, video, step, seed=1):
-    eps = torch.randn(video.shape, generator=torch.Generator().manual_seed(seed))
-    timestep = torch.full((len(video),), step, dtype=torch.long)
-    xt = q_sample(schedule, video, timestep, eps)
-    return model(xt.to(profile.device), timestep.to(profile.device)).float().clamp(-1, 1).cpu()
-
-
 motion = {}
 for name, run in runs.items():
     for step in steps:
-        x0 = predict_x0(run["model"], held["video"], step)
+        x0 = denoise_once(schedule, run["model"], held["video"], step, prediction=PREDICTION)
         motion[name, step] = dict(error=position_error(x0, held["trajectory"]).mean().item(),
                                   jitter=jitter(x0, held["trajectory"]).mean().item())
 

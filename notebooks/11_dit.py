@@ -60,7 +60,8 @@ from tinyvdm.data.bouncing_shapes import COLOUR_NAMES
 from tinyvdm.diffusion import NoiseSchedule
 from tinyvdm.diffusion.label_dropout import class_conditional_loss
 from tinyvdm.diffusion.samplers.ddim import DDIMSampler
-from tinyvdm.metrics.class_fidelity import class_fidelity, conditional_denoising_error
+from tinyvdm.metrics.class_fidelity import class_fidelity
+from tinyvdm.metrics.sample_quality import denoising_error
 from tinyvdm.metrics.scene import check_batch
 from tinyvdm.models.dit import CONDITIONINGS, DiT, DiTBlock, modulate
 from tinyvdm.nn.patch import patchify, unpatchify
@@ -219,9 +220,9 @@ def train(name, conditioning="adaln_zero"):
 def evaluate(run, seed=0):
     """Held-out denoising error on the objects' pixels, then guided samples judged by the scene checker."""
     model = run["model"].to(profile.device)
-    run["error"] = conditional_denoising_error(model, schedule, held["video"].to(profile.device),
-                                               held_colours.to(profile.device), SIZES["eval_steps"],
-                                               mask=masks.to(profile.device), prediction=PREDICTION)
+    run["error"] = denoising_error(model, schedule, held["video"].to(profile.device), SIZES["eval_steps"],
+                                   mask=masks.to(profile.device), prediction=PREDICTION, repeats=1,
+                                   cond=held_colours.to(profile.device))
     colours = torch.arange(SIZES["sample_clips"]) % NUM_CLASSES  # each colour equally often
     start = time.perf_counter()
     samples = DDIMSampler(schedule, SIZES["ddim_steps"], prediction=PREDICTION).sample(

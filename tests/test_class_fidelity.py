@@ -7,7 +7,8 @@ from tinyvdm.data import BouncingShapes
 from tinyvdm.data.bouncing_shapes import COLOUR_NAMES, COLOURS
 from tinyvdm.diffusion import NoiseSchedule, diffusion_loss
 from tinyvdm.diffusion.label_dropout import class_conditional_loss, drop_labels
-from tinyvdm.metrics.class_fidelity import class_fidelity, conditional_denoising_error, dominant_colour
+from tinyvdm.metrics.class_fidelity import class_fidelity, dominant_colour
+from tinyvdm.metrics.sample_quality import denoising_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -55,7 +56,7 @@ def test_conditional_error_matches_diffusion_loss(real):
         return x * 0.5
 
     labels = real["colour"][:, 0]
-    errors = conditional_denoising_error(model, schedule, real["video"], labels, [10, 60], seed=4)
+    errors = denoising_error(model, schedule, real["video"], [10, 60], cond=labels, repeats=1, seed=4)
     generator = torch.Generator().manual_seed(4)
     expected = diffusion_loss(schedule, model, real["video"], timestep=60, prediction="x0", cond=labels,
                               generator=generator)

@@ -655,3 +655,28 @@ def test_samplers_and_loss_run_on_cuda_with_a_cpu_schedule_and_generator():
     on_cpu = diffusion_loss(schedule, dummy_model, x0, generator=torch.Generator().manual_seed(21))
     on_cuda = diffusion_loss(schedule.to("cuda"), dummy_model, x0.cuda(), generator=torch.Generator().manual_seed(21))
     torch.testing.assert_close(on_cuda.cpu(), on_cpu, rtol=1e-5, atol=1e-6)
+
+
+def test_denoise_once_reads_every_prediction_back_to_x0():
+    """An oracle that knows the clean clip gives it back, whatever it is asked to predict."""
+    from tinyvdm.diffusion import denoise_once, predict_eps_from_x0, v_target
+
+    schedule = NoiseSchedule.from_name("cosine", 50)
+    x0 = torch.rand(2, 3, 3, 4, 4, generator=torch.Generator().manual_seed(0)) * 1.6 - 0.8
+
+    class Oracle(torch.nn.Module):
+        def __init__(self, prediction):
+            super().__init__()
+            self.prediction, self.anchor = prediction, torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, xt, timestep):
+            if self.prediction == "x0":
+                return x0
+            eps = predict_eps_from_x0(schedule, xt, timestep, x0)
+            return eps if self.prediction == "eps" else v_target(schedule, x0, eps, timestep)
+
+    for prediction in ("x0", "eps", "v"):
+        torch.testing.assert_close(denoise_once(schedule, Oracle(prediction), x0, 30, prediction=prediction), x0,
+                                   atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="step must be an int in 0..49"):
+        denoise_once(schedule, Oracle("x0"), x0, 50)

@@ -220,7 +220,8 @@ def test_a_few_steps_separate_real_from_fake():
 
 # --- sample_diversity, fit_gan, spectral_norm_step ------------------------------------------------
 
-from tinyvdm.models.gan import GANRun, fit_gan, sample_diversity, spectral_norm_step  # noqa: E402
+from tinyvdm.metrics.sharpness import pairwise_distance as sample_diversity  # noqa: E402
+from tinyvdm.models.gan import GANRun, fit_gan, spectral_norm_step  # noqa: E402
 
 
 def test_sample_diversity_matches_the_pairwise_definition():

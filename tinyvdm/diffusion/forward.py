@@ -148,6 +148,28 @@ def to_x0_and_eps(schedule: NoiseSchedule, output: torch.Tensor, xt: torch.Tenso
     return predict_x0_from_v(schedule, xt, timestep, output), predict_eps_from_v(schedule, xt, timestep, output)
 
 
+@torch.no_grad()
+def denoise_once(schedule: NoiseSchedule, model, x0: torch.Tensor, step: int, prediction: str = "x0",
+                 seed: int = 1) -> torch.Tensor:
+    """Noise clean clips ``x0`` to diffusion step ``step`` and return the model's one-call estimate of ``x0``.
+
+    What a denoiser sees of a clip at one noise level, without running a sampler: chapters 08
+    and 10 measure motion in these estimates against the dataset's true trajectories. The noise
+    is drawn on the CPU from ``seed`` (the same for every model compared); the estimate comes back
+    on the CPU, in float32, clipped to the data range ``[-1, 1]``.
+    """
+    _check_batched("x0", x0)
+    if isinstance(step, bool) or not hasattr(step, "__index__") or not 0 <= int(step) < schedule.num_steps:
+        raise ValueError(f"step must be an int in 0..{schedule.num_steps - 1}, got {step!r}")
+    device = next(model.parameters()).device
+    eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    timestep = torch.full((len(x0),), int(step), dtype=torch.long)
+    xt = q_sample(schedule, x0.cpu().float(), timestep, eps).to(device)
+    output = model(xt, timestep.to(device)).float()
+    estimate, _ = to_x0_and_eps(schedule, output, xt, timestep.to(device), prediction)
+    return estimate.clamp(-1, 1).cpu()
+
+
 def prediction_target(schedule: NoiseSchedule, x0: torch.Tensor, eps: torch.Tensor, timestep: torch.Tensor,
                       prediction: str) -> torch.Tensor:
     """What a denoiser trained with ``prediction`` should output for this ``(x0, eps, timestep)``."""

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from tinyvdm.data.bouncing_shapes import COLOUR_NAMES, COLOURS, SHAPES
-from tinyvdm.diffusion.forward import diffusion_loss
 from tinyvdm.metrics.sample_quality import rule_counts
 from tinyvdm.metrics.scene import BatchReport, SceneConfig, check_batch
 
@@ -114,28 +113,3 @@ def class_fidelity(videos: torch.Tensor, colours: torch.Tensor | None = None, sh
                         if wanted_colours is not None else nan),
         clips=b, rules=rule_counts(report), report=report,
     )
-
-
-@torch.no_grad()
-def conditional_denoising_error(model, schedule, clips: torch.Tensor, labels: torch.Tensor, steps,
-                                mask: torch.Tensor | None = None, prediction: str = "x0", seed: int = 0) -> np.ndarray:
-    """Held-out denoising loss of a class-conditional ``model`` at each step in ``steps``, told each clip's class.
-
-    ``clips`` ``(b, t, c, h, w)`` and ``labels`` ``(b,)`` int64 on the model's device; ``mask`` as in
-    :func:`~tinyvdm.diffusion.forward.diffusion_loss`. The same seeded noise at every step and for
-    every model, so two models are compared on identical inputs.
-    """
-    if not isinstance(labels, torch.Tensor) or labels.shape != clips.shape[:1] or labels.dtype != torch.int64:
-        raise ValueError(f"labels must be an int64 tensor of shape (b,) = ({clips.shape[0]},), got "
-                         f"{tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__}")
-    was_training = getattr(model, "training", False)  # a plain function is a denoiser too
-    if isinstance(model, torch.nn.Module):
-        model.eval()
-    errors = []
-    for step in steps:
-        generator = torch.Generator(device=clips.device).manual_seed(seed)
-        errors.append(diffusion_loss(schedule, model, clips, timestep=int(step), prediction=prediction, cond=labels,
-                                     mask=mask, generator=generator).item())
-    if isinstance(model, torch.nn.Module):
-        model.train(was_training)
-    return np.array(errors)

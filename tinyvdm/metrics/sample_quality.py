@@ -1,6 +1,7 @@
 """Two levels of sample quality, and how much a video denoiser leans on the other frames.
 
-Taught in chapter 10 (U-ViT), built on chapter 07's measurements, which first separated them:
+Taught in chapter 07 (the UNet denoiser), which first separated them, and reused in chapters 10
+(U-ViT) and 11 (DiT):
 
 - :func:`scene_scores`: the scene checker (:mod:`tinyvdm.metrics.scene`) on a batch of samples,
   read at two levels: the share of *frames* that show exactly one object (an image-quality
@@ -94,22 +95,30 @@ def shuffle_between_clips(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 @torch.no_grad()
 def denoising_error(model, schedule, clips: torch.Tensor, steps, mask: torch.Tensor | None = None,
-                    prediction: str = "x0", repeats: int = 2, seed: int = 0) -> np.ndarray:
+                    prediction: str = "x0", repeats: int = 2, seed: int = 0,
+                    cond: torch.Tensor | None = None) -> np.ndarray:
     """Mean held-out denoising loss of ``model`` at each diffusion step in ``steps``, over ``repeats`` noise draws.
 
     ``clips`` ``(b, t, c, h, w)`` on the model's device; ``mask`` (bool, e.g. the objects' pixels)
     averages the error over the masked elements only, as :func:`~tinyvdm.diffusion.diffusion_loss`
-    does. The noise is seeded by ``seed``, so two calls with the same clips see the same noise.
+    does; ``cond`` (e.g. class labels ``(b,)``) is passed to the model. The noise is seeded by
+    ``seed`` afresh at every step, so two models (or two calls) see the same noise.
     """
     if not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive int, got {repeats!r}")
-    was_training = model.training
-    model.eval()
+    if cond is not None and (not isinstance(cond, torch.Tensor) or cond.shape[:1] != clips.shape[:1]):
+        got = tuple(cond.shape) if isinstance(cond, torch.Tensor) else type(cond).__name__
+        raise ValueError(f"cond must be a tensor with one row per clip, ({clips.shape[0]}, ...), got {got}")
+    is_module = isinstance(model, torch.nn.Module)  # a plain function is a denoiser too
+    was_training = is_module and model.training
+    if is_module:
+        model.eval()
     errors = []
     for step in steps:
         generator = torch.Generator(device=clips.device).manual_seed(seed)
         losses = [diffusion_loss(schedule, model, clips, timestep=int(step), prediction=prediction, mask=mask,
-                                 generator=generator) for _ in range(repeats)]
+                                 cond=cond, generator=generator) for _ in range(repeats)]
         errors.append(torch.stack(losses).mean().item())
-    model.train(was_training)
+    if is_module:
+        model.train(was_training)
     return np.array(errors)

@@ -39,9 +39,16 @@ def gradient_energy(videos: torch.Tensor) -> torch.Tensor:
 
 
 def pairwise_distance(videos: torch.Tensor) -> float:
-    """Mean over pairs ``i != j`` of the RMS distance between clips ``i`` and ``j`` (``n >= 2``)."""
-    _check_videos(videos, least=2)
-    flat = videos.float().flatten(1)
-    distances = torch.cdist(flat[None], flat[None])[0] / flat.shape[1] ** 0.5  # (n, n)
+    """Mean over pairs ``i != j`` of the RMS distance between clips ``i`` and ``j`` of ``(b, t, c, h, w)``.
+
+    ``sqrt(mean((x_i - x_j)^2))`` averaged over all ordered pairs; a generator that collapsed onto
+    one clip scores 0. Also the diversity curve that :func:`tinyvdm.models.gan.fit_gan` records.
+    """
+    if not isinstance(videos, torch.Tensor) or videos.ndim != 5 or not videos.is_floating_point() or len(videos) < 2:
+        got = f"{videos.dtype} {tuple(videos.shape)}" if isinstance(videos, torch.Tensor) else type(videos).__name__
+        raise ValueError(f"videos must be a floating tensor of shape (b, t, c, h, w) with at least 2 clips "
+                         f"(n >= 2), got {got}")
+    flat = videos.detach().double().flatten(1)  # float64: a collapsed batch must give 0, not rounding
+    distances = torch.cdist(flat[None], flat[None])[0] / flat.shape[1] ** 0.5  # (b, b), zero diagonal
     n = len(flat)
     return float(distances.sum() / (n * (n - 1)))

@@ -41,6 +41,8 @@ from einops import rearrange
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from tinyvdm.metrics.sharpness import pairwise_distance
+
 LOSS_KINDS = ("non_saturating", "hinge")
 START_SIZE = 4  # the generator's first grid is 4 x 4 pixels; the discriminator ends on 4 x 4
 
@@ -334,45 +336,49 @@ def make_optimizers(generator: nn.Module, discriminator: nn.Module,
     return opt_g, opt_d
 
 
-def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
-             opt_d: torch.optim.Optimizer, real: torch.Tensor, z_generator: torch.Generator | None,
-             config: GANConfig) -> dict[str, float]:
-    """One discriminator step, then one generator step, on real clips ``(b, t, c, h, w)``.
+def adversarial_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
+                     opt_d: torch.optim.Optimizer, real: torch.Tensor, z_dim: int, loss: str = "non_saturating",
+                     r1_gamma: float = 0.0, z_generator: torch.Generator | None = None) -> dict[str, float]:
+    """One round of the game on a batch ``real`` of any shape ``(b, ...)``: a ``D`` step, then a ``G`` step.
 
     ``D`` minimises ``discriminator_loss + r1_gamma / 2 * r1_penalty`` (R1 only when
-    ``r1_gamma > 0``, on every step) against a detached batch of fakes; then ``G`` minimises
-    ``generator_loss`` on a fresh batch of noise, with ``D`` frozen. Noise is drawn with
-    ``z_generator`` (seeded: the step is reproducible). Returns floats: ``d_loss`` (without R1),
-    ``g_loss``, ``r1`` (0 when off), ``d_real`` and ``d_fake`` (``D``'s mean logits on the real
-    and fake clips of the discriminator step).
+    ``r1_gamma > 0``) against a detached batch of fakes; then ``G`` minimises ``generator_loss``
+    on a fresh batch of noise ``(b, z_dim)``, with ``D`` frozen. Noise is drawn with
+    ``z_generator`` on its own device (seeded: the step is reproducible) and moved to ``real``'s.
+    Shared by the video GAN (:func:`gan_step`) and the toy GAN of chapter 01.
     """
-    check_clips(real, config, "real")
+    _check_kind(loss)
     b, device = real.shape[0], real.device
+
+    def noise() -> torch.Tensor:
+        where = z_generator.device if z_generator is not None else device
+        return torch.randn(b, z_dim, generator=z_generator, device=where).to(device)
+
     generator.train()
     discriminator.train()
 
     # Discriminator step. The fakes are detached: this step must not train G.
-    z = torch.randn(b, config.z_dim, generator=z_generator, device=device)
+    z = noise()
     with torch.no_grad():
         fake = generator(z)
     real_logits = discriminator(real)
     fake_logits = discriminator(fake)
-    d_loss = discriminator_loss(real_logits, fake_logits, config.loss)
+    d_loss = discriminator_loss(real_logits, fake_logits, loss)
     total = d_loss
     r1 = torch.zeros((), device=device)
-    if config.r1_gamma > 0:
+    if r1_gamma > 0:
         r1 = r1_penalty(discriminator, real)
-        total = total + config.r1_gamma / 2 * r1
+        total = total + r1_gamma / 2 * r1
     opt_d.zero_grad(set_to_none=True)
     total.backward()
     opt_d.step()
 
     # Generator step. D's weights are frozen so its gradients are neither computed nor left over.
-    z = torch.randn(b, config.z_dim, generator=z_generator, device=device)
+    z = noise()
     for p in discriminator.parameters():
         p.requires_grad_(False)
     try:
-        g_loss = generator_loss(discriminator(generator(z)), config.loss)
+        g_loss = generator_loss(discriminator(generator(z)), loss)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -384,29 +390,22 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.
             "d_real": float(real_logits.detach().mean()), "d_fake": float(fake_logits.detach().mean())}
 
 
+def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
+             opt_d: torch.optim.Optimizer, real: torch.Tensor, z_generator: torch.Generator | None,
+             config: GANConfig) -> dict[str, float]:
+    """One discriminator step, then one generator step, on real clips ``(b, t, c, h, w)``.
+
+    :func:`adversarial_step` with the loss, R1 weight and noise width of ``config``. Returns
+    floats: ``d_loss`` (without R1), ``g_loss``, ``r1`` (0 when off), ``d_real`` and ``d_fake``
+    (``D``'s mean logits on the real and fake clips of the discriminator step).
+    """
+    check_clips(real, config, "real")
+    return adversarial_step(generator, discriminator, opt_g, opt_d, real, config.z_dim, config.loss,
+                            config.r1_gamma, z_generator)
+
+
 # ---------------------------------------------------------------------------------------------
 # Watching the game: a diversity number, and a training loop that records the dynamics
-
-
-def sample_diversity(videos: torch.Tensor) -> float:
-    """Mean distance between two different clips of a batch ``(b, t, c, h, w)``: RMS per value.
-
-    ``sqrt(mean((x_i - x_j)^2))`` averaged over all pairs ``i != j``. A generator that has
-    collapsed onto one clip scores 0; compare with the same number on a batch of real clips.
-    Computed from the Gram matrix, so ``b`` clips cost one ``(b, b)`` product.
-    """
-    if not isinstance(videos, torch.Tensor) or videos.ndim != 5 or not videos.is_floating_point():
-        got = f"{videos.dtype} {tuple(videos.shape)}" if isinstance(videos, torch.Tensor) else type(videos).__name__
-        raise ValueError(f"videos must be a floating tensor of shape (b, t, c, h, w), got {got}")
-    if videos.shape[0] < 2:
-        raise ValueError(f"need at least 2 clips to compare, got {videos.shape[0]}")
-    flat = videos.detach().double().flatten(1)  # (b, d)
-    squares = flat.pow(2).sum(1)
-    # ||x_i - x_j||^2 = |x_i|^2 + |x_j|^2 - 2 x_i.x_j; clamp the rounding below zero.
-    distances = (squares[:, None] + squares[None, :] - 2 * flat @ flat.T).clamp_min(0) / flat.shape[1]
-    b = flat.shape[0]
-    off_diagonal = ~torch.eye(b, dtype=torch.bool, device=flat.device)
-    return float(distances.sqrt()[off_diagonal].mean())
 
 
 @dataclass
@@ -416,8 +415,8 @@ class GANRun:
     ``history``: one dict per step (``gan_step``'s floats). ``snapshot_steps``: the steps at
     which the generator drew ``snapshots`` (each ``(n, t, c, h, w)`` on the CPU, always from the
     same noise, so the pictures can be compared across training), with ``diversity``
-    (:func:`sample_diversity` of each). With an exponential moving average of the generator's
-    weights, ``ema_generator`` is that average and ``ema_snapshots`` / ``ema_diversity`` the same
+    (:func:`~tinyvdm.metrics.sharpness.pairwise_distance` of each). With an exponential moving
+    average of the generator's weights, ``ema_generator`` is that average and ``ema_snapshots`` / ``ema_diversity`` the same
     records drawn with it (empty lists otherwise). ``seconds``: time spent in training steps only.
     """
 
@@ -482,10 +481,10 @@ def fit_gan(generator: VideoGenerator, discriminator: VideoDiscriminator, videos
             clips = generator(fixed_z).float().cpu()
             if run.ema_generator is not None:
                 run.ema_snapshots.append(run.ema_generator(fixed_z).float().cpu())
-                run.ema_diversity.append(sample_diversity(run.ema_snapshots[-1]))
+                run.ema_diversity.append(pairwise_distance(run.ema_snapshots[-1]))
         run.snapshot_steps.append(step)
         run.snapshots.append(clips)
-        run.diversity.append(sample_diversity(clips))
+        run.diversity.append(pairwise_distance(clips))
         if on_snapshot is not None:
             on_snapshot(step, clips)
 

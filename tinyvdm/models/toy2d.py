@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from tinyvdm.data.base import check_int
-from tinyvdm.models.gan import LOSS_KINDS, discriminator_loss, generator_loss
+from tinyvdm.models.gan import LOSS_KINDS, adversarial_step
 from tinyvdm.models.vae import DiagonalGaussian, gaussian_nll
 
 
@@ -158,8 +158,8 @@ def train_toy_gan(generator: ToyGenerator, discriminator: ToyDiscriminator, poin
     """Train the pair on ``points`` ``(n, 2)``; returns one dict per step (``d_loss``, ``g_loss``).
 
     The course's :class:`~tinyvdm.train.Trainer` drives one optimizer on one loss; a GAN is a game
-    between two, so it gets this short loop of its own (the same as
-    :func:`tinyvdm.models.gan.gan_step`, on points). Batches are drawn with replacement from
+    between two, so it gets this short loop of its own, around the video GAN's round of the game
+    (:func:`~tinyvdm.models.gan.adversarial_step`). Batches are drawn with replacement from
     ``points``; all randomness comes from a generator seeded with ``config.seed``.
     """
     config = ToyGANConfig() if config is None else config
@@ -179,25 +179,9 @@ def train_toy_gan(generator: ToyGenerator, discriminator: ToyDiscriminator, poin
     history = []
     for _ in range(config.steps):
         index = torch.randint(len(data), (config.batch_size,), generator=rng).to(device)
-        real = data[index]  # (b, 2)
-        z = torch.randn(config.batch_size, generator.z_dim, generator=rng).to(device)
-        with torch.no_grad():
-            fake = generator(z)  # detached: the D step must not train G
-        d_loss = discriminator_loss(discriminator(real), discriminator(fake), config.loss)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-
-        z = torch.randn(config.batch_size, generator.z_dim, generator=rng).to(device)
-        discriminator.requires_grad_(False)  # G's step reads D; it must not leave gradients in it
-        try:
-            g_loss = generator_loss(discriminator(generator(z)), config.loss)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-        finally:
-            discriminator.requires_grad_(True)
-        history.append(dict(d_loss=d_loss.item(), g_loss=g_loss.item()))
+        step = adversarial_step(generator, discriminator, opt_g, opt_d, data[index], generator.z_dim, config.loss,
+                                z_generator=rng)
+        history.append(dict(d_loss=step["d_loss"], g_loss=step["g_loss"]))
     generator.eval()
     discriminator.eval()
     return history
