@@ -58,10 +58,10 @@ from tinyvdm.metrics.sharpness import pairwise_distance
 from tinyvdm.models.gan import (
     VideoDiscriminator,
     VideoGenerator,
+    adversarial_step,
     discriminator_loss,
     fit_gan,
     gan_config,
-    gan_step,
     generator_loss,
 )
 from tinyvdm.models.unet import UNet
@@ -129,10 +129,11 @@ assert saturation_ratio > 1000
 # 32 x 32; `D` mirrors it with strided 3-D convolutions, every weight spectrally normalised
 # (divided by its largest singular value, so `D` cannot make its logits arbitrarily steep).
 # One training step is one `D` update against detached fakes, then one `G` update through a
-# frozen `D`:
+# frozen `D` (`gan_step` checks the clips' shape and calls `adversarial_step`, which chapter 01's
+# toy GAN plays too):
 
 # %%
-source = inspect.getsource(gan_step)
+source = inspect.getsource(adversarial_step)
 print(source[source.index("    # Discriminator step"):source.index("    return {")])
 
 # %% [markdown]
