@@ -90,6 +90,10 @@ SIZES = dict(
 RECIPE = dict(loss="hinge", lr_g=2e-4, lr_d=4e-4, betas=(0.0, 0.99), r1_gamma=0.0)
 EMA_DECAY = profile.pick(smoke=0.5, cpu=0.98, gpu=0.999)
 THRESHOLD = 0.8  # the judge must name shape and colour each with at least this probability
+# The quality floor (cpu and gpu profiles): share of the EMA generator's clips the judge recognises.
+# Broken generators are measured below against the same judge: an untrained G and pure noise
+# score 0-2%, and an earlier recipe of this chapter (420 steps of 16 clips, no EMA) scored 1%.
+FLOOR = 0.10
 print(profile, SIZES, RECIPE)
 chapter_start = time.perf_counter()
 
@@ -207,17 +211,28 @@ d_loss, g_loss = np.array(run.series("d_loss")), np.array(run.series("g_loss"))
 gap = np.array(run.series("d_real")) - np.array(run.series("d_fake"))
 half = len(d_loss) // 2
 raw_rates = np.array([r.rate for r in raw_reports])
+ema_rates = np.array([r.rate for r in ema_reports])
 # Does the loss say when the samples are good? Correlate G's loss (mean over the steps before each
-# snapshot) with the recognition rate of that snapshot.
+# snapshot) with the share of the EMA generator's clips recognised at that snapshot.
 window = max(1, SIZES["snapshot_every"])
 loss_at = np.array([g_loss[max(0, s - window):s].mean() if s > 0 else g_loss[0] for s in run.snapshot_steps])
-loss_rate_corr = float(np.corrcoef(loss_at, raw_rates)[0, 1]) if raw_rates.std() > 0 and loss_at.std() > 0 else 0.0
-swings = int(np.sum(np.abs(np.diff(raw_rates)) >= 0.2))  # snapshot-to-snapshot jumps of 20 points or more
+loss_rate_corr = float(np.corrcoef(loss_at, ema_rates)[0, 1]) if ema_rates.std() > 0 and loss_at.std() > 0 else 0.0
+swings = int(np.sum(np.abs(np.diff(ema_rates)) >= 0.2))  # snapshot-to-snapshot jumps of 20 points or more
 spikes = int(np.sum(d_loss > np.median(d_loss) * 3))
+# Mode hopping: the commonest recognised (shape, colour) class of each EMA snapshot with enough recognised clips.
+commonest = []
+for step, report in zip(run.snapshot_steps, ema_reports):
+    if report.counts.sum() >= 5:
+        k = int(report.counts.argmax())
+        shape, colour = report.shapes[k // len(report.colours)], report.colours[k % len(report.colours)]
+        commonest.append((step, f"{colour} {shape}", float(report.counts.max() / report.counts.sum())))
+hops = sum(a[1] != b[1] for a, b in zip(commonest, commonest[1:]))
 print(f"second half: D loss {d_loss[half:].mean():.2f} +- {d_loss[half:].std():.2f}, "
       f"G loss {g_loss[half:].mean():.2f} +- {g_loss[half:].std():.2f}; D's logit gap {gap[half:].mean():.2f}")
-print(f"D-loss spikes above 3x its median: {spikes}; jumps of >= 20 points in G's recognition rate between "
-      f"snapshots: {swings}; correlation of G's loss with its recognition rate: {loss_rate_corr:+.2f}")
+print(f"D-loss spikes above 3x its median: {spikes}; jumps of >= 20 points in the EMA's recognition rate between "
+      f"snapshots: {swings}; correlation of G's loss with that rate: {loss_rate_corr:+.2f}")
+print("commonest recognised class per EMA snapshot: "
+      + ", ".join(f"step {s} {name} ({share:.0%})" for s, name, share in commonest) + f"; it changed {hops} times")
 
 # %% [markdown]
 # ## Samples during training
@@ -226,8 +241,7 @@ print(f"D-loss spikes above 3x its median: {spikes}; jumps of >= 20 points in G'
 # column a frame. (Without a kernel, the picture shows five of them.)
 
 # %%
-titles = [f"step {s}: EMA G recognised {r.rate:.0%}, colour {r.colour_rate:.0%}, diversity {d:.2f}"
-          for s, r, d in zip(run.snapshot_steps, ema_reports, run.ema_diversity)]
+titles = [f"step {s}: {r.rate:.0%} recognised" for s, r in zip(run.snapshot_steps, ema_reports)]
 ema_view = SnapshotViewer(run, clips=6, scale=3, titles=titles, ema=True)
 savefig(ema_view.static_figure(), CHAPTER, "snapshots")
 ema_view.show()
@@ -235,20 +249,42 @@ ema_view.show()
 # %% [markdown]
 # ## Recognised objects and mode collapse
 #
-# The final EMA generator draws fresh clips; the judge names what it can. Below, how many of the
-# 18 (shape, colour) classes the recognised clips fall in, against real clips judged the same way.
+# The final EMA generator draws fresh clips; the judge names what it can. Two broken generators
+# set the floor: the same `G` before training, and uniform noise; a working GAN must score well
+# above both. Below, how many of the 18 (shape, colour) classes the recognised clips fall in,
+# against real clips judged the same way. A fair comparison takes as many real clips as it needs
+# to get about as many recognised ones, since a handful of clips cannot reach 18 classes anyway.
 
 # %%
 final_clips = run.ema_generator.sample(SIZES["real_eval"], generator=torch.Generator().manual_seed(123)).detach()
 final_raw = generator.sample(SIZES["real_eval"], generator=torch.Generator().manual_seed(123)).detach()
 gan_report = recognition_report(judge, final_clips, THRESHOLD)
 raw_report = recognition_report(judge, final_raw, THRESHOLD)
+# Two broken generators, the controls the floor must separate from a working one: G before any
+# training, and noise in the data's range.
 untrained = VideoGenerator(config)
-untrained_report = recognition_report(judge, untrained.sample(SIZES["real_eval"]).detach(), THRESHOLD)
+with torch.no_grad():
+    untrained_clips = untrained.sample(SIZES["real_eval"], generator=torch.Generator().manual_seed(5))
+untrained_report = recognition_report(judge, untrained_clips, THRESHOLD)
+noise_clips = torch.rand(final_clips.shape, generator=torch.Generator().manual_seed(6)) * 2 - 1
+noise_report = recognition_report(judge, noise_clips, THRESHOLD)
+# Fair coverage: real clips, as many as it takes for the judge to recognise about as many of them
+# as it recognised of the GAN's. Few recognised clips cover few classes even without collapse.
+recognised = int(round(gan_report.rate * len(final_clips)))
+matched_n = min(len(real_eval), max(2, int(round(recognised / max(real_report.rate, 1e-9)))))
+matched_report = recognition_report(judge, real_eval[:matched_n], THRESHOLD)
 gan_diversity = pairwise_distance(final_clips[:SIZES["snapshot_clips"]])
-for name, report in (("real clips", real_report), ("GAN, EMA weights", gan_report), ("GAN, last weights", raw_report),
-                     ("untrained G", untrained_report)):
+for name, report in (("real clips", real_report), (f"first {matched_n} real", matched_report),
+                     ("GAN, EMA weights", gan_report), ("GAN, last weights", raw_report),
+                     ("untrained G", untrained_report), ("uniform noise", noise_report)):
     print(f"{name:18s} {report.summary()}")
+classes = gan_report.counts.numel()
+gan_classes, real_classes = int((gan_report.counts > 0).sum()), int((real_report.counts > 0).sum())
+matched_classes = int((matched_report.counts > 0).sum())
+top_share = float(gan_report.counts.max() / max(int(gan_report.counts.sum()), 1))
+print(f"classes reached: GAN {gan_classes} of {classes} with {recognised} recognised clips; real clips "
+      f"{matched_classes} with {int(matched_report.counts.sum())} recognised, {real_classes} with "
+      f"{int(real_report.counts.sum())}; the GAN's commonest class holds {top_share:.0%} of its recognised clips")
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.2), gridspec_kw=dict(width_ratios=[1, 1, 1.6]))
 for ax, (name, report) in zip(axes[:2], (("real clips", real_report), ("GAN (EMA)", gan_report))):
@@ -315,25 +351,50 @@ print(f"per pass, FLOP per parameter: GAN G {per_param_gan:.0f}, UNet {per_param
 
 # %%
 best = int(np.argmax([r.rate for r in ema_reports]))
-learned = gan_report.rate >= 0.05
-learn_note = ("" if learned else
-              " **So in this budget the GAN has not yet learned recognisable objects**: its clips hold coloured "
-              "blobs that move, but the judge rejects {:.0%} of them (look at the snapshots: where the shape is "
-              "vague or the colour drifts from frame to frame, the judge says junk). The bar this chapter sets, "
-              "5% recognised, is not met in this budget.".format(gan_report.reject_rate))
+learned = gan_report.rate >= FLOOR
+learn_note = (f" That clears this chapter's floor of {FLOOR:.0%}, which the broken generators fail: the untrained "
+              f"generator scores {untrained_report.rate:.0%} and uniform noise {noise_report.rate:.0%}." if learned else
+              " **So in this budget the GAN has not learned recognisable objects**: its clips hold coloured "
+              "blobs that move, but the judge rejects {:.0%} of them. The floor this chapter sets, {:.0%} "
+              "recognised, is not met in this budget.".format(gan_report.reject_rate, FLOOR))
 judge_note = ": the judge itself is often unsure of shapes at this threshold" if real_report.shape_rate < 0.8 else ""
 relative = gan_report.rate / real_report.rate if real_report.rate > 0 else float("nan")
 collapse_words = (
-    f"it covers {gan_report.coverage:.0%} of the 18 (shape, colour) classes against {real_report.coverage:.0%} for "
-    f"real clips judged the same way, with {gan_report.entropy_bits:.2f} bits of class entropy against "
-    f"{real_report.entropy_bits:.2f}"
+    f"the GAN's recognised clips fall in **{gan_classes} of the {classes}** (shape, colour) classes, the commonest "
+    f"one holding {top_share:.0%} of them, with {gan_report.entropy_bits:.2f} bits of class entropy (the most "
+    f"possible is {gan_report.max_entropy_bits:.2f}). Real clips judged the same way reach {matched_classes} classes "
+    f"with about as many recognised clips ({int(matched_report.counts.sum())}, the first {matched_n} real clips) and "
+    f"{real_classes} with all {len(real_eval)} ({real_report.entropy_bits:.2f} bits)" + (
+        ", so the gap is not a matter of sample size: the generator has dropped most of the data's modes. That is "
+        "mode collapse, measured" if gan_classes < 0.5 * matched_classes else
+        ": at this budget the generator reaches a good share of the classes real clips reach")
 )
+hop_words = (f"; and the generator hops between modes: the commonest recognised class changed {hops} times over "
+             f"{len(commonest)} snapshots (" + ", ".join(f"step {s}: {name}" for s, name, _ in commonest) + ")"
+             if hops > 0 else "")
+loss_words = ("so the loss curve does not say when the samples are good (a diffusion or VAE loss does)"
+              if loss_rate_corr > -0.5 else
+              "which points the right way here, but over a handful of snapshots and for a loss that measures `G` "
+              "only against the current `D`")
+circling = ("the generator circles around a good point and only the average lands near it"
+            if gan_report.rate - raw_report.rate >= 0.1 else "the average helps little here")
 stability_words = (
-    f"D's loss spiked above three times its median {spikes} times in {SIZES['steps']} steps; the share of G's "
-    f"samples the judge recognised jumped by 20 points or more between consecutive snapshots {swings} times; "
-    f"and G's loss correlates {loss_rate_corr:+.2f} with that share, so the loss curve does not say when the "
-    f"samples are good (a diffusion or VAE loss does)"
+    f"`G`'s own weights at the end are recognised in **{raw_report.rate:.0%}** of clips while the running "
+    f"average of those weights reaches {gan_report.rate:.0%}: {circling}. D's loss spiked above three times its median {spikes} times in "
+    f"{SIZES['steps']} steps; the share of the EMA generator's clips the judge recognised jumped by 20 points or "
+    f"more between consecutive snapshots {swings} times ({', '.join(f'{r:.0%}' for r in ema_rates)}); "
+    f"G's loss correlates {loss_rate_corr:+.2f} with that share ({len(ema_rates)} snapshots; a loss that tracked "
+    f"quality would be strongly negative), {loss_words}{hop_words}"
 )
+colour_drift = (f" The shape is named in {gan_report.shape_rate:.0%} of the clips but the colour in only "
+                f"{gan_report.colour_rate:.0%}: in the pictures the object changes colour from frame to frame, a "
+                "failure that only video has." if gan_report.shape_rate - gan_report.colour_rate >= 0.2 else "")
+pixel_words = (
+    f"the samples' pixel diversity (mean distance between two clips) is {gan_diversity:.3f} against "
+    f"{real_diversity:.3f} for real clips" + (
+        ", *higher* than real clips': pixel distance counts junk and colour noise as variety, so it cannot see "
+        "this collapse, which is why the chapter counts classes with a judge" if gan_diversity >= real_diversity else
+        ""))
 answer = f"""
 **Q7 — What is a GAN?** Two networks trained against each other: a generator `G` that turns
 noise into a clip, and a discriminator `D` that scores clips as real or fake. `D` minimises a
@@ -350,11 +411,10 @@ EMA generator's clips (colour alone {gan_report.colour_rate:.0%}, shape alone {g
 {real_report.shape_rate:.0%}{judge_note}), so the GAN reaches {relative:.0%} of what
 real data scores. The untrained generator scores {untrained_report.rate:.0%}, the last (non-averaged) weights
 {raw_report.rate:.0%}. The best snapshot of the EMA generator was at step {run.snapshot_steps[best]}
-({ema_reports[best].rate:.0%}).{learn_note}
+({ema_reports[best].rate:.0%}).{learn_note}{colour_drift}
 
 **Why video models moved away from GANs, measured here.** *Instability:* {stability_words}.
-*Diversity:* {collapse_words}; the samples' diversity is {gan_diversity:.3f} against {real_diversity:.3f} for
-real clips. Both come from the game, not from video: nothing in the objective makes `G` cover all
+*Diversity:* {collapse_words}; {pixel_words}. Both come from the game, not from video: nothing in the objective makes `G` cover all
 of the data, only fool the current `D`. *Cost:* per clip the GAN is cheap to *sample*, one pass of
 {gan_gflop:.2f} GFLOP, against {ddim_ratio:.0f}x that for a diffusion UNet with 50 DDIM steps and
 {ddpm_ratio:,.0f}x with 1000 DDPM steps. (Chapter 02's VAE decoder, with fewer parameters,
@@ -379,9 +439,9 @@ print(f"chapter ran in {time.perf_counter() - chapter_start:.0f} s ({profile.nam
 # What the learner should have seen (the smoke profile only proves the cells run).
 if not profile.is_smoke:
     assert judge.held_out_accuracy["colour"] >= 0.9, judge.held_out_accuracy
-    assert untrained_report.rate <= 0.02, "an untrained generator's clips must not be recognised"
-    assert gan_report.colour_rate >= 0.3, f"the GAN's objects should have a nameable colour: {gan_report.summary()}"
-    assert gan_report.rate >= 0.05, f"the GAN should make some clips the judge recognises: {gan_report.summary()}"
+    assert real_report.rate >= 0.6, f"the judge should recognise most real clips: {real_report.summary()}"
+    assert untrained_report.rate <= 0.02 and noise_report.rate <= 0.02, "broken generators must not be recognised"
+    assert gan_report.rate >= FLOOR, f"the GAN should make clips the judge recognises: {gan_report.summary()}"
     assert gan_diversity > 0.02, "the GAN should not draw one clip for every z"
     assert ddim_ratio > 10 and ddpm_ratio > 200
 
