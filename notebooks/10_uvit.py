@@ -85,16 +85,20 @@ RUNS = {
 COMMON = dict(position="sincos")
 SIZES = dict(
     model="tiny",  # width 64, 5 blocks (2 in, 1 middle, 2 out), 4 heads
-    train_steps=profile.pick(smoke=3, cpu=360, gpu=4000),
+    train_steps=profile.pick(smoke=3, cpu=400, gpu=4000),  # the U-ViT whose samples answer Q18
+    # The three networks are compared after this many of those steps, all on the same learning-rate
+    # schedule (the one of train_steps); on the cpu profile the two ablation arms stop there, to fit the budget.
+    ablation_steps=profile.pick(smoke=2, cpu=200, gpu=4000),
     batch_size=profile.pick(smoke=2, cpu=8, gpu=32),
     lr=profile.pick(smoke=1e-3, cpu=2e-3, gpu=1e-3),
     ema_decay=profile.pick(smoke=0.9, cpu=0.99, gpu=0.999),
-    sample_clips=profile.pick(smoke=2, cpu=24, gpu=256),
+    sample_clips=profile.pick(smoke=2, cpu=24, gpu=256),  # from the fully trained U-ViT
+    ablation_clips=profile.pick(smoke=2, cpu=12, gpu=256),  # from each network at ablation_steps
     ddim_steps=profile.pick(smoke=3, cpu=25, gpu=50),
     probe_clips=profile.pick(smoke=4, cpu=16, gpu=64),
     probe_steps=profile.pick(smoke=(300, 700), cpu=(100, 500, 700, 850), gpu=(100, 300, 500, 700, 850)),
 )
-FRAMES_OK_FLOOR = 0.15  # the share of sampled frames with one clean object the cpu profile must reach
+FRAMES_OK_FLOOR = 0.15  # the share of sampled frames with exactly one object the cpu profile must reach
 PREDICTION = "x0"  # chapter 07: on this budget, predicting the clean clip learns by far the fastest
 WEIGHTING = "min_snr"  # see "The experiment" below
 print(profile, SIZES)
@@ -208,18 +212,21 @@ for name in RUNS:
 # Train three copies of the same small U-ViT on bouncing-shapes clips (the data of chapters 07 and
 # 08): the **U-ViT** itself (factorised attention: in every block, spatial attention within each
 # frame, then temporal attention across frames at each position), the same **without long skips**,
-# and the same with **spatial attention only**. Same data, same steps, same seed; each predicts the
-# clean clip `x0`, and we sample from the exponential moving average of its weights (EMA).
+# and the same with **spatial attention only**. Same data, same seed, same learning-rate schedule;
+# each predicts the clean clip `x0`, and we sample from the exponential moving average of its
+# weights (EMA). The three are compared at the same step (`ablation_steps`); on the `cpu` profile
+# that is halfway, and only the U-ViT trains on to the end, because three full runs do not fit in
+# ten minutes. Halfway is an early stage of training: read the comparison as one.
 #
 # One change to chapter 07's recipe, found while preparing this chapter: with the plain `x0` loss
 # (every noise level weighted alike) a U-ViT trained 400 steps could not even hand back an almost
 # clean input (its `x0` error at t = 20 was 0.032, nearly that at t = 500), and none of its sampled
-# frames held a clean object. The plain loss is dominated by the noisiest steps, where the error
+# frames held exactly one object. The plain loss is dominated by the noisiest steps, where the error
 # is largest, so the network spends its first steps learning blurry averages. **Min-SNR
 # weighting** (Hang et al. 2023, who showed it speeds up the training of ViT denoisers such as
 # U-ViT and DiT) multiplies each step's `x0` error by `min(SNR, 5)`: the nearly clean steps count,
 # the pure-noise ones count little. The same run with it: `x0` error at t = 20 of 0.015 and 40% of
-# sampled frames with one clean object. All three runs below use it.
+# sampled frames with exactly one object. All three runs below use it.
 
 # %%
 schedule = NoiseSchedule.from_name("cosine", 1000)
@@ -233,22 +240,30 @@ def loss_fn(model, batch, generator):
                           generator=generator)
 
 
-runs = {}
+runs = {}  # the three networks after ablation_steps: the comparison
 for name, settings in RUNS.items():
     seed_everything(0)
     model = UViT.from_name(SIZES["model"], frames=FRAMES, **COMMON, **settings)
+    # Every run follows the learning-rate schedule of train_steps, so that at ablation_steps the three
+    # have seen the same batches, noise and learning rates; only the U-ViT goes on to train_steps.
     config = TrainConfig(steps=SIZES["train_steps"], batch_size=SIZES["batch_size"], lr=SIZES["lr"],
                          warmup_steps=min(50, SIZES["train_steps"]), lr_schedule="cosine", min_lr_ratio=0.1,
                          ema_decay=SIZES["ema_decay"], seed=0, log_every=25, progress=False,
                          device=str(profile.device))
     trainer = Trainer(model, loss_fn, data, config)
     start = time.perf_counter()
-    trainer.fit()
+    trainer.fit(steps=SIZES["ablation_steps"])
     seconds = time.perf_counter() - start
     losses = [record["loss"] for record in trainer.history]
     runs[name] = dict(model=trainer.ema_model().eval(), seconds=seconds, losses=losses)
-    print(f"{name:>13}: {SIZES['train_steps']} steps in {seconds:.0f} s, loss {np.mean(losses[:10]):.4f} -> "
-          f"{np.mean(losses[-50:]):.4f}")
+    print(f"{name:>13}: {trainer.step} steps in {seconds:.0f} s, loss {np.mean(losses[:10]):.4f} -> "
+          f"{np.mean(losses[-50:]):.4f}", flush=True)
+    if name == "U-ViT":
+        trainer.fit()  # on to train_steps (nothing to do when the two are equal)
+        losses = [record["loss"] for record in trainer.history]
+        final = dict(model=trainer.ema_model().eval(), seconds=time.perf_counter() - start, losses=losses)
+        print(f"{'':>13}  and on to {trainer.step} steps in {final['seconds']:.0f} s, loss -> {np.mean(losses[-50:]):.4f}",
+              flush=True)
 
 
 def smooth(values, width=25):
@@ -257,8 +272,10 @@ def smooth(values, width=25):
 
 
 fig, ax = plt.subplots(figsize=(8, 3.4))
-for name, run in runs.items():
-    ax.plot(smooth(run["losses"]), label=name)
+ax.plot(smooth(final["losses"]), color="C0", alpha=0.35, label=f"U-ViT, on to step {SIZES['train_steps']}")
+for i, (name, run) in enumerate(runs.items()):
+    ax.plot(smooth(run["losses"]), color=f"C{i}", label=name)
+ax.axvline(SIZES["ablation_steps"], color="grey", ls=":", lw=1)
 ax.set(xlabel="training step", ylabel="min-SNR weighted x0 loss (smoothed)", yscale="log", title="training loss")
 ax.legend()
 fig.tight_layout()
@@ -269,10 +286,13 @@ plt.show()
 # ## Q18, measured on video: are the samples scenes?
 #
 # Draw clips from each network with the same sampler (DDIM) and the same starting noise, and run
-# chapter 07's scene checker on every clip. Two numbers per network, because they answer different
-# questions:
+# chapter 07's scene checker on every clip: from the three networks at the comparison step, and
+# from the U-ViT trained to the end (more clips, for the chapter's headline number). Two numbers
+# per network, because they answer different questions:
 #
-# - **frames with one clean object**: a per-frame, image-quality score, blind to time;
+# - **frames with exactly one object**: a per-frame, image-quality score, blind to time (lenient:
+#   the object need not have a plausible size or outline; the clip-level rule "implausible size or
+#   outline" counts the clips where it has not);
 # - **valid clips**: the whole clip passes (one object, of one colour, shape and size, moving at
 #   constant speed between wall bounces): the video-quality score.
 
@@ -280,22 +300,25 @@ plt.show()
 real_scores = scene_scores(held["video"])
 print(f"real clips: {real_scores['frames_ok']:.0%} of frames with one object, {real_scores['valid']:.0%} valid clips")
 sampler = DDIMSampler(schedule, SIZES["ddim_steps"], prediction=PREDICTION)
+FINAL = f"U-ViT, step {SIZES['train_steps']}"
 samples, scores = {}, {}
-for name, run in runs.items():
+for name, model, clips in [(f"{name}, step {SIZES['ablation_steps']}", run["model"], SIZES["ablation_clips"])
+                           for name, run in runs.items()] + [(FINAL, final["model"], SIZES["sample_clips"])]:
     generator = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     with torch.no_grad():
-        samples[name] = sampler.sample(run["model"], (SIZES["sample_clips"], FRAMES, 3, SIZE, SIZE),
-                                       generator=generator, device=profile.device).cpu()
+        samples[name] = sampler.sample(model, (clips, FRAMES, 3, SIZE, SIZE), generator=generator,
+                                       device=profile.device).cpu()
     scores[name] = scene_scores(samples[name])
     scores[name]["seconds"] = time.perf_counter() - start
-    print(f"{name:>13}: frames with one clean object {scores[name]['frames_ok']:.0%}, valid clips "
-          f"{scores[name]['valid']:.0%} of {SIZES['sample_clips']} ({scores[name]['seconds']:.0f} s); "
-          f"rules broken (clips): {scores[name]['rules']}")
+    scores[name]["clips"] = clips
+    print(f"{name:>24}: frames with exactly one object {scores[name]['frames_ok']:.0%}, valid clips "
+          f"{scores[name]['valid']:.0%} of {clips} ({scores[name]['seconds']:.0f} s); "
+          f"rules broken (clips): {scores[name]['rules']}", flush=True)
 
-SHOW = min(3, SIZES["sample_clips"])
-fig = frame_grid(torch.cat([samples[name][:SHOW] for name in runs]),
-                 titles=[name for name in runs for _ in range(SHOW)])
+SHOW = min(3, SIZES["ablation_clips"], SIZES["sample_clips"])
+fig = frame_grid(torch.cat([samples[name][:SHOW] for name in scores]),
+                 titles=[name for name in scores for _ in range(SHOW)])
 savefig(fig, CHAPTER, "samples")
 plt.show()
 
@@ -303,7 +326,8 @@ plt.show()
 # ## Q17, measured: do the other frames help?
 #
 # Two measurements on held-out clips, both of the networks' guess of the clean clip from a noisy
-# one (no sampling, so no sampler noise):
+# one (no sampling, so no sampler noise), for the three networks at the comparison step and for the
+# fully trained U-ViT:
 #
 # 1. **The shuffle control** (chapter 07): swap frames between clips (frame `k` of clip `i` comes
 #    from clip `i + k`) and measure how much each network's denoising error, on the objects'
@@ -318,24 +342,26 @@ silhouette = held["masks"].any(dim=2, keepdim=True).float()  # (b, t, 1, h, w)
 object_pixels = torch.nn.functional.max_pool3d(silhouette, (1, 3, 3), stride=1, padding=(0, 1, 1)).bool()
 shuffled, shuffled_pixels = shuffle_between_clips(held["video"], object_pixels)
 steps = list(SIZES["probe_steps"])
+probed = {**runs, FINAL: final}  # the three networks at the comparison step, and the fully trained U-ViT
 errors = {}
-for name, run in runs.items():
+for name, run in probed.items():
     errors[name, "coherent"] = denoising_error(run["model"], schedule, probe, steps, object_pixels.to(profile.device))
     errors[name, "shuffled"] = denoising_error(run["model"], schedule, shuffled.to(profile.device), steps,
                                                shuffled_pixels.to(profile.device))
-context_gain = {name: errors[name, "shuffled"] / errors[name, "coherent"] for name in runs}
+context_gain = {name: errors[name, "shuffled"] / errors[name, "coherent"] for name in probed}
 
 
 motion = {}
-for name, run in runs.items():
+for name, run in probed.items():
     for step in steps:
         x0 = denoise_once(schedule, run["model"], held["video"], step, prediction=PREDICTION)
         motion[name, step] = dict(error=position_error(x0, held["trajectory"]).mean().item(),
                                   jitter=jitter(x0, held["trajectory"]).mean().item())
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-for name in runs:
-    line, = axes[0].plot(steps, errors[name, "coherent"], "o-", label=name)
+for name in probed:
+    label = name if name == FINAL else f"{name}, step {SIZES['ablation_steps']}"
+    line, = axes[0].plot(steps, errors[name, "coherent"], "o-", label=label)
     axes[0].plot(steps, errors[name, "shuffled"], "o--", color=line.get_color(), alpha=0.7)
     axes[1].plot(steps, context_gain[name], "o-", label=name)
     axes[2].plot(steps, [motion[name, s]["error"] for s in steps], "o-", label=name)
@@ -348,11 +374,11 @@ axes[0].legend(fontsize=8)
 fig.tight_layout()
 savefig(fig, CHAPTER, "what_carries_time")
 plt.show()
-print(f"{'':>13} " + " ".join(f"{'t=' + str(s):>22}" for s in steps))
-for name in runs:
+print(f"{'':>17} " + " ".join(f"{'t=' + str(s):>22}" for s in steps))
+for name in probed:
     cells = [f"x{context_gain[name][i]:.2f} {motion[name, s]['error']:4.1f}px {motion[name, s]['jitter']:4.1f}j"
              for i, s in enumerate(steps)]
-    print(f"{name:>13} " + " ".join(f"{c:>22}" for c in cells))
+    print(f"{name:>17} " + " ".join(f"{c:>22}" for c in cells))
 print("(x: error on shuffled / coherent clips; px: position error; j: jitter in px/frame^2)")
 
 # %% [markdown]
@@ -361,11 +387,13 @@ print("(x: error on shuffled / coherent clips; px: position error; j: jitter in 
 # The cell below writes the chapter's answer from the numbers measured above.
 
 # %%
-main, no_skips, spatial = scores["U-ViT"], scores["no long skips"], scores["spatial only"]
+at = f", step {SIZES['ablation_steps']}"
+main = scores[FINAL]
+early, no_skips, spatial = (scores[name + at] for name in RUNS)
 # The noisiest probed step that keeps at least a tenth of the clean clip's power (alpha_bar > 0.1):
 # one frame says little there, and the other frames can say a lot.
 high = max(i for i, s in enumerate(steps) if float(schedule.alpha_bar[s]) > 0.1)
-best = int(np.argmax(context_gain["U-ViT"]))
+best = int(np.argmax(context_gain[FINAL]))
 final_loss = {name: float(np.mean(run["losses"][-50:])) for name, run in runs.items()}
 skip_error_ratio = errors["no long skips", "coherent"] / errors["U-ViT", "coherent"]
 
@@ -375,22 +403,26 @@ def rules_text(name, top=3):
     return ", ".join(f"{rule} ({count})" for rule, count in rules) or "none"
 
 
+compared = (f"after {SIZES['ablation_steps']} steps" if SIZES["ablation_steps"] == SIZES["train_steps"] else
+            f"at step {SIZES['ablation_steps']} of the same {SIZES['train_steps']}-step schedule")
 if final_loss["no long skips"] > 1.03 * final_loss["U-ViT"]:
-    skip_finding = (f"The long skips pay on video too: with them the final training loss is "
-                    f"{final_loss['U-ViT']:.4f}, without them {final_loss['no long skips']:.4f} "
+    skip_finding = (f"The long skips pay on video too: {compared}, the training loss (mean of the last 50 steps) is "
+                    f"{final_loss['U-ViT']:.4f} with them and {final_loss['no long skips']:.4f} without "
                     f"({final_loss['no long skips'] / final_loss['U-ViT']:.2f}x)")
 elif final_loss["no long skips"] < 0.97 * final_loss["U-ViT"]:
-    skip_finding = (f"At this budget the long skips do **not** pay: the U-ViT without them reaches a lower final "
-                    f"training loss ({final_loss['no long skips']:.4f} against {final_loss['U-ViT']:.4f}). The paper's "
-                    "ablation measured FID after hundreds of thousands of steps with 13-block models; with "
-                    "2 in-blocks and a few hundred steps there is little depth for a skip to shortcut")
+    skip_finding = (f"At this budget the long skips do **not** pay in training loss: {compared}, the U-ViT without "
+                    f"them is lower ({final_loss['no long skips']:.4f} against {final_loss['U-ViT']:.4f}). The paper's "
+                    "ablation measured FID after hundreds of thousands of steps with 13-block models; ours has "
+                    "2 in-blocks and a few hundred steps, so little depth for a skip to shortcut and little time")
 else:
-    skip_finding = (f"At this budget the long skips change little: final training loss {final_loss['U-ViT']:.4f} "
-                    f"with them, {final_loss['no long skips']:.4f} without")
-skip_finding += (f"; held-out denoising error on the objects, without / with skips, per step "
-                 + ", ".join(f"t = {s}: {r:.2f}x" for s, r in zip(steps, skip_error_ratio))
-                 + f". Samples: {main['frames_ok']:.0%} of frames with one clean object with skips, "
-                 f"{no_skips['frames_ok']:.0%} without.")
+    skip_finding = (f"At this budget the long skips change the training loss little: {compared}, "
+                    f"{final_loss['U-ViT']:.4f} with them, {final_loss['no long skips']:.4f} without")
+skip_finding += ("; held-out denoising error on the objects, without / with skips: "
+                 + ", ".join(f"{r:.2f}x at t = {s}" for s, r in zip(steps, skip_error_ratio))
+                 + (" (without skips the error is higher on average)" if skip_error_ratio.mean() > 1 else
+                    " (on average not higher without them)")
+                 + f". Samples at that step: {early['frames_ok']:.0%} of frames with exactly one object with skips, "
+                 f"{no_skips['frames_ok']:.0%} without ({SIZES['ablation_clips']} clips each).")
 
 answer = f"""
 **Q16 — What is U-ViT?** A plain ViT used as a diffusion denoiser, with two departures. *Everything
@@ -407,19 +439,23 @@ after unpatchifying smooths the seams between patches. {skip_finding}
 factorised model in the test above, and carries no frame order. Frame time is carried by the
 patch tokens' space-time position code and, above all, by the **attention pattern**: a spatial-only
 U-ViT never lets a frame read another (nudging frame 3 moved only output frame 3), so it is an
-image model run frame by frame. Measured with the shuffle control at t = {steps[high]}: swapping
-frames between clips raises the factorised U-ViT's error on the objects
-{context_gain['U-ViT'][high]:.2f}x (most at t = {steps[best]}: {context_gain['U-ViT'][best]:.2f}x; at
-t = {steps[0]}: {context_gain['U-ViT'][0]:.2f}x), the U-ViT without long skips'
-{context_gain['no long skips'][high]:.2f}x, and the spatial-only U-ViT's
-{context_gain['spatial only'][high]:.2f}x: it cannot tell a clip from a pile of frames (what is left
-of 1.00 is the noise falling on other frames). The other frames help most at high noise, where one
-frame says least; at the pure-noise end (t = {steps[-1]}) there is little left to read in any frame
-({context_gain['U-ViT'][-1]:.2f}x). The spatial-only model's error on the objects is also higher
-overall ({errors['spatial only', 'coherent'][0]:.3f} against {errors['U-ViT', 'coherent'][0]:.3f} at
-t = {steps[0]}), but that comparison is not clean: factorised attention adds one attention layer
-per block ({sizes['U-ViT']:,} parameters against {sizes['spatial only']:,}); the shuffle control is.
-Position error of the predicted clean clip at that step: factorised
+image model run frame by frame. Measured with the shuffle control (swap frames between clips, see
+how much the error on the objects rises) at t = {steps[high]}: the fully trained factorised U-ViT
+{context_gain[FINAL][high]:.2f}x (most at t = {steps[best]}: {context_gain[FINAL][best]:.2f}x; at
+t = {steps[0]}: {context_gain[FINAL][0]:.2f}x). The spatial-only U-ViT cannot tell a clip from a pile of
+frames by construction: {context_gain['spatial only'][high]:.2f}x (largest departure from 1.00 at any probed
+step {np.abs(context_gain['spatial only'] - 1).max():.3f}, the measurement's own noise: once frames are
+swapped, the same noise draws fall on other frames). {compared.capitalize()}, the factorised networks had
+{"barely" if context_gain['U-ViT'].max() < context_gain['spatial only'].max() + 0.03 else "already"} begun to
+read other frames: the U-ViT {context_gain['U-ViT'][high]:.2f}x, the one without long skips
+{context_gain['no long skips'][high]:.2f}x. Reading other frames is learned, and late.
+For the trained U-ViT the other frames help most at high noise, where one frame says least; at the
+pure-noise end (t = {steps[-1]}) there is little left to read in any frame ({context_gain[FINAL][-1]:.2f}x). The
+spatial-only model's error on the objects {compared} is
+{errors['spatial only', 'coherent'][high] / errors['U-ViT', 'coherent'][high]:.2f}x the factorised one's at
+t = {steps[high]}, but that comparison is not clean: factorised attention adds one attention layer per block
+({sizes['U-ViT']:,} parameters against {sizes['spatial only']:,}); the shuffle control is. Position error of
+the predicted clean clip at t = {steps[high]}, {compared}: factorised
 {motion['U-ViT', steps[high]]['error']:.1f} px, spatial-only {motion['spatial only', steps[high]]['error']:.1f} px;
 jitter {motion['U-ViT', steps[high]]['jitter']:.1f} against {motion['spatial only', steps[high]]['jitter']:.1f} px/frame^2.
 Attention cost per head and block for our clip: spatial {attention_pairs('spatial', FRAMES, per_frame):,}
@@ -428,13 +464,13 @@ pairs, factorised {attention_pairs('factorised', FRAMES, per_frame):,}, full
 
 **Q18 — How well does it do on video?** The FAQ's FID numbers (2.29 on ImageNet 256, 5.48 on
 MS-COCO) are *image* results. On our clips, after {SIZES['train_steps']} steps of
-{SIZES['batch_size']} clips ({runs['U-ViT']['seconds']:.0f} s on {profile.device.type}), the
-U-ViT's DDIM samples ({SIZES['ddim_steps']} steps) hold one clean object in
+{SIZES['batch_size']} clips ({final['seconds']:.0f} s on {profile.device.type}), the
+U-ViT's DDIM samples ({SIZES['ddim_steps']} steps) hold exactly one object in
 **{main['frames_ok']:.0%} of frames**, and **{main['valid']:.0%} of {SIZES['sample_clips']} clips**
 pass the scene checker (real clips: {real_scores['valid']:.0%}). The rules its clips break most:
-{rules_text('U-ViT')}. Without long skips: {no_skips['frames_ok']:.0%} of frames,
-{no_skips['valid']:.0%} of clips; spatial only: {spatial['frames_ok']:.0%} of frames,
-{spatial['valid']:.0%} of clips ({rules_text('spatial only')}). For comparison, chapter 07's
+{rules_text(FINAL)}. Halfway, {compared}: the U-ViT {early['frames_ok']:.0%} of frames, without long skips
+{no_skips['frames_ok']:.0%}, spatial only {spatial['frames_ok']:.0%} ({SIZES['ablation_clips']} clips each; valid
+clips {early['valid']:.0%}, {no_skips['valid']:.0%}, {spatial['valid']:.0%}). For comparison, chapter 07's
 convolutional UNet reached 91% of frames and 0% of clips after 2000 steps: on this budget neither
 kind of denoiser produces whole valid clips, and the transformer is the slower to learn clean
 frames (it has no convolution's built-in locality, and must learn even to pass a clean patch
@@ -447,12 +483,12 @@ print(f"chapter ran in {time.perf_counter() - chapter_start:.0f} s ({profile.nam
 # What the learner should have seen (the smoke profile only proves the cells run).
 if not profile.is_smoke:
     assert real_scores["valid"] >= 0.9
-    for name, run in runs.items():
+    for name, run in probed.items():
         assert np.mean(run["losses"][-50:]) < 0.6 * np.mean(run["losses"][:10]), f"{name}: the loss should fall"
-    assert main["frames_ok"] >= FRAMES_OK_FLOOR, f"the U-ViT should draw clean single objects: {main['frames_ok']:.0%}"
-    assert context_gain["U-ViT"].max() > 1.05, "the factorised U-ViT should lean on the other frames"
+    assert main["frames_ok"] >= FRAMES_OK_FLOOR, f"the U-ViT should draw single objects: {main['frames_ok']:.0%}"
+    assert context_gain[FINAL].max() > 1.05, "the factorised U-ViT should lean on the other frames"
     assert np.abs(context_gain["spatial only"] - 1).max() < 0.05, "a spatial-only U-ViT cannot notice shuffled frames"
-    assert skip_error_ratio.mean() > 1.0, "without long skips the held-out denoising error should be higher"
+    # Whether the long skips pay at this budget is a finding, not a floor: the answer reports either way.
 
 # %% [markdown]
 # ## Summary
@@ -464,7 +500,7 @@ if not profile.is_smoke:
 #   position code and by the attention pattern; a U-ViT whose attention stays in its frame is an
 #   image model, and the shuffle control proves it cannot tell a clip from a pile of frames.
 # - The FAQ's numbers for U-ViT are image FIDs. Measured on video clips, a small U-ViT learns
-#   clean frames slowly on a CPU budget, and whole valid clips need more than this chapter trains.
+#   single-object frames slowly on a CPU budget, and whole valid clips need more than this chapter trains.
 #
 # ## Exercises
 #

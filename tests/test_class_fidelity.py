@@ -101,3 +101,26 @@ def test_bad_inputs_raise():
         drop_labels(torch.zeros(3, dtype=torch.long), 6, 1.5)
     with pytest.raises(ValueError, match="null_label must be a non-negative int"):
         drop_labels(torch.zeros(3, dtype=torch.long), -1, 0.1)
+
+
+def test_class_effect_is_zero_for_a_label_blind_model_and_exact_for_a_known_offset():
+    from tinyvdm.metrics.class_fidelity import class_effect
+
+    xt = torch.randn(4, 2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([10, 200, 500, 900])
+    labels = torch.tensor([0, 1, 2, 3])
+
+    def blind(x, timestep, cond):
+        return 2 * x
+
+    def offset(x, timestep, cond):  # the null class (6) adds nothing, class k adds 0.1 * (k + 1)
+        shift = torch.where(cond == 6, torch.zeros(()), 0.1 * (cond + 1).float())
+        return torch.ones_like(x) + shift.view(-1, 1, 1, 1, 1)
+
+    assert class_effect(blind, xt, t, labels, 6) == 0.0
+    # |difference| averages 0.1 * mean(1, 2, 3, 4) = 0.25; |output| averages 1.25.
+    assert class_effect(offset, xt, t, labels, 6) == pytest.approx(0.25 / 1.25)
+    with pytest.raises(ValueError, match="labels must be an int64"):
+        class_effect(blind, xt, t, labels.float(), 6)
+    with pytest.raises(ValueError, match=r"xt must be a tensor of shape \(b, t, c, h, w\)"):
+        class_effect(blind, xt[0], t, labels, 6)

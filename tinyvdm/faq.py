@@ -85,6 +85,7 @@ FAQ_MAP: dict[int, list[tuple[str, str]]] = {
         ("11_dit", "The DiT, part by part"),
         ("11_dit", "Four ways to feed in the condition"),
         ("11_dit", "The ablation: same network, same data, same steps, four conditionings"),
+        ("11_dit", "Why does adaLN-Zero barely follow its class?"),
         ("11_dit", "Quality against GFLOPs"),
         ("11_dit", "Answer, with evidence"),
     ],

@@ -113,3 +113,26 @@ def class_fidelity(videos: torch.Tensor, colours: torch.Tensor | None = None, sh
                         if wanted_colours is not None else nan),
         clips=b, rules=rule_counts(report), report=report,
     )
+
+
+@torch.no_grad()
+def class_effect(model, xt: torch.Tensor, timestep: torch.Tensor, labels: torch.Tensor, null_label: int) -> float:
+    """How much a conditional denoiser's output depends on its class, on noisy inputs ``xt``.
+
+    ``mean |model(xt, t, y) - model(xt, t, null)| / mean |model(xt, t, y)|``: 0 for a network that
+    ignores its label. Classifier-free guidance with scale ``w`` moves the prediction by ``w - 1``
+    times this difference, so a network with no class effect cannot be steered by any scale.
+    ``xt`` ``(b, t, c, h, w)``, ``timestep`` and ``labels`` ``(b,)`` int64, ``null_label`` the null class.
+    """
+    if not isinstance(xt, torch.Tensor) or xt.ndim != 5:
+        shape = tuple(xt.shape) if isinstance(xt, torch.Tensor) else type(xt).__name__
+        raise ValueError(f"xt must be a tensor of shape (b, t, c, h, w), got {shape}")
+    for name, value in (("timestep", timestep), ("labels", labels)):
+        if not isinstance(value, torch.Tensor) or value.shape != (xt.shape[0],) or value.dtype != torch.int64:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"{name} must be an int64 tensor of shape (b,) = ({xt.shape[0]},), got {shape}")
+    if isinstance(null_label, bool) or not isinstance(null_label, int) or null_label < 0:
+        raise ValueError(f"null_label must be a non-negative int, got {null_label!r}")
+    conditional = model(xt, timestep, labels).float()
+    unconditional = model(xt, timestep, torch.full_like(labels, null_label)).float()
+    return float((conditional - unconditional).abs().mean() / conditional.abs().mean().clamp_min(1e-12))
