@@ -95,6 +95,14 @@ def test_build_model_switches_the_temporal_layer():
     assert bench.build_model("unet-compact").config.patch_size == 2
 
 
+def test_default_models_of_the_command_all_build():
+    # The command with no --models must run: every default name has to name a real model.
+    names = bench.build_parser().parse_args([]).models.split(",")
+    assert "unet-wide" in names
+    for name in names:
+        assert sum(p.numel() for p in bench.build_model(name).parameters()) > 0
+
+
 def test_command_line_prints_a_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench.main(["--models", "unet-tiny", "--batch", "1", "--frames", "2", "--size", "16", "--steps", "1",

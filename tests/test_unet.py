@@ -186,7 +186,11 @@ def test_named_sizes_and_flops():
     # The benchmark compares "small" with video-diffusion-pytorch's Unet3D (3.16M parameters).
     assert abs(sizes["small"] - 3.16e6) < 0.1e6, sizes
     assert 0.6e6 <= sizes["compact"] <= 1.2e6 and UNet.from_name("compact").config.patch_size == 2
-    assert set(UNET_CONFIGS) == {"tiny", "compact", "small", "base"}
+    assert set(UNET_CONFIGS) == {"tiny", "compact", "small", "wide", "base"}
+    wide = UNet.from_name("wide")
+    # Also matched to Unet3D, with every level at least 64 channels wide.
+    assert abs(wide.num_parameters() - 3.16e6) < 0.25e6 and wide.config.patch_size == 2
+    assert min(wide.config.channel_mults) * wide.config.base_channels >= 64
     model = tiny()
     flops = model.flops_per_forward(SHAPE)
     assert flops > 0 and model.flops_per_forward((4, *SHAPE[1:])) == 2 * flops

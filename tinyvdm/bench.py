@@ -208,7 +208,7 @@ def load_peer(dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4)) -> nn.Modul
 def build_model(name: str) -> nn.Module:
     """A model by name:
 
-    - ``unet-<size>[-<temporal>]``: a named UNet, e.g. ``unet-ch07``, ``unet-small-conv``,
+    - ``unet-<size>[-<temporal>]``: a named UNet, e.g. ``unet-wide``, ``unet-small-conv``,
       ``unet-small-none`` for the frame-by-frame 2-D UNet;
     - ``dit-<size>/<patch>[-<attention>]``: a named DiT, e.g. ``dit-S/4``, ``dit-tiny/4-full``;
     - ``uvit-<size>[-<attention>]``: a named U-ViT, e.g. ``uvit-small``;
@@ -413,7 +413,7 @@ def format_report(report: Report) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tinyvdm.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="unet-ch07,unet-small",
+    parser.add_argument("--models", default="unet-compact,unet-small,unet-wide",
                         help="comma-separated: unet-<size>[-attention|conv|none], dit-<size>/<patch>[-<attention>] "
                              "(chapter 11: dit-S/4), uvit-<size>[-<attention>], peer-unet3d")
     parser.add_argument("--peer", action="store_true", help="add peer-unet3d (needs `make bench-peer`)")

@@ -144,6 +144,15 @@ def _compact() -> UNetConfig:
     return UNetConfig(base_channels=32, channel_mults=(1, 2), num_res_blocks=1, heads=4, patch_size=2)
 
 
+def _wide() -> UNetConfig:
+    # The benchmark's match for video-diffusion-pytorch's Unet3D (3.16M parameters), shaped for a
+    # CPU: 2x2 pixels folded into channels, then 64 channels at 16x16 and 128 at 8x8. Wide, few
+    # layers keep every convolution's GEMM large enough for the matmul kernels, where "small"
+    # spends its parameters on 32-channel layers at full resolution that run well below the
+    # machine's ceiling (measured by `python -m tinyvdm.bench --models unet-small,unet-wide`).
+    return UNetConfig(base_channels=64, channel_mults=(1, 2), num_res_blocks=1, heads=4, patch_size=2)
+
+
 def _base() -> UNetConfig:
     return UNetConfig(base_channels=64, channel_mults=(1, 2, 2, 2), num_res_blocks=2,
                       attention_levels=(-2, -1), heads=4)
@@ -151,8 +160,9 @@ def _base() -> UNetConfig:
 
 # Named sizes, parameters with 3 input channels (2-D .. temporal attention): tiny 0.48-0.53M for
 # the smoke profile and the tests, small 2.9-3.2M for the CPU chapters (most width at the coarse
-# levels, where it is cheap: ~0.85 GFLOP per 32x32 frame forward), base 9.9-11M for a GPU.
-UNET_CONFIGS = {"tiny": _tiny, "compact": _compact, "small": _small, "base": _base}
+# levels, where it is cheap: ~0.85 GFLOP per 32x32 frame forward), wide 3.1-3.3M for the same
+# benchmark match at CPU-friendly widths, base 9.9-11M for a GPU.
+UNET_CONFIGS = {"tiny": _tiny, "compact": _compact, "small": _small, "wide": _wide, "base": _base}
 
 
 class ResBlock(nn.Module):
