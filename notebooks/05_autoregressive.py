@@ -70,7 +70,7 @@ from tinyvdm.models.autoregressive import (
     sampling_flops,
     time_generation,
 )
-from tinyvdm.models.vqvae import VQVAE, VectorQuantizer, perplexity, vqvae_loss
+from tinyvdm.models.vqvae import VQVAE, VectorQuantizer, perplexity, vqvae_loss, weighted_reconstruction_error
 from tinyvdm.train import Trainer, TrainConfig
 from tinyvdm.viz import frame_grid, savefig
 from tinyvdm.viz.token_grid import TokenGridViewer, code_usage, codebook_usage_figure, token_grid_figure
@@ -81,16 +81,20 @@ CHAPTER = "05_autoregressive"
 DATA = BouncingShapesConfig(frames=8, size=32)  # one object per clip, 8 frames of 32 x 32
 SIZES = dict(
     tokenizer=profile.pick(smoke="tiny", cpu="small", gpu="small"),  # VQ-VAE size (8 x 8 tokens per frame)
+    # K codes, and how much more an object pixel's error counts than a background pixel's (see Part 1).
+    tokenizer_options=profile.pick(smoke=dict(foreground_weight=20.0),
+                                   cpu=dict(codebook_size=256, foreground_weight=20.0),
+                                   gpu=dict(codebook_size=512, foreground_weight=20.0)),
     tokenizer_clips=profile.pick(smoke=16, cpu=4096, gpu=16384),
-    tokenizer_steps=profile.pick(smoke=3, cpu=320, gpu=3000),
+    tokenizer_steps=profile.pick(smoke=3, cpu=400, gpu=3000),
     tokenizer_frames=4,  # the VQ-VAE trains on 4-frame pieces: half the cost of a step, twice the clips
     tokenizer_batch=profile.pick(smoke=4, cpu=8, gpu=32),
-    prior_clips=profile.pick(smoke=16, cpu=1024, gpu=16384),  # clips tokenised for the transformer
+    prior_clips=profile.pick(smoke=16, cpu=768, gpu=16384),  # clips tokenised for the transformer
     prior=profile.pick(smoke=dict(dim=32, heads=2, layers=2), cpu=dict(dim=128, heads=4, layers=3),
                        gpu=dict(dim=256, heads=8, layers=6)),
     prior_steps=profile.pick(smoke=3, cpu=220, gpu=4000),
     prior_batch=profile.pick(smoke=4, cpu=8, gpu=32),
-    samples=profile.pick(smoke=4, cpu=64, gpu=256),
+    samples=profile.pick(smoke=4, cpu=96, gpu=256),
     top_k=profile.pick(smoke=4, cpu=16, gpu=16),
     eval_clips=profile.pick(smoke=8, cpu=128, gpu=512),
     judge_clips=profile.pick(smoke=64, cpu=2048, gpu=4096),
@@ -98,6 +102,7 @@ SIZES = dict(
     judge_held_out=profile.pick(smoke=32, cpu=512, gpu=1024),
     timing_frames=profile.pick(smoke=(1, 2), cpu=(1, 2, 4, 8), gpu=(1, 2, 4, 8)),  # token frames per timed grid
 )
+SAMPLE_FLOOR = 0.03  # the share of samples the judge must recognise, and the margin over the broken generators
 print(profile, SIZES)
 chapter_start = time.perf_counter()
 
@@ -124,10 +129,10 @@ print("real clips:", real_report.summary())
 # ## Part 1: the tokenizer (VQ-VAE)
 #
 # The encoder of chapter 02's video VAE turns a `32 x 32` frame into an `8 x 8` grid of vectors of
-# width `d = 8`. Instead of a Gaussian, each vector `z_e` is replaced by the nearest of `K = 512`
-# codebook vectors `e_k`, and the decoder sees only those. The clip is then fully described by
-# the code *numbers*: `8 frames x 8 x 8 = 512` integers in `[0, 512)`, 9 bits each, against
-# `8 x 32 x 32 x 3 = 24,576` pixel values.
+# width `d = 8`. Instead of a Gaussian, each vector `z_e` is replaced by the nearest of `K`
+# codebook vectors `e_k` (`K = 256` in the cpu profile), and the decoder sees only those. The clip
+# is then fully described by the code *numbers*: `8 frames x 8 x 8 = 512` integers in `[0, 256)`,
+# 8 bits each, against `8 x 32 x 32 x 3 = 24,576` pixel values.
 #
 # The nearest-code choice (an `argmin`) has no gradient. The **straight-through estimator**
 # pretends, in the backward pass, that quantisation was the identity: the decoder's gradient
@@ -138,6 +143,7 @@ print("real clips:", real_report.summary())
 source = inspect.getsource(VectorQuantizer.forward)
 print(source[source.index("        indices = self.nearest"):source.index("        with torch.no_grad()")])
 print(source[source.index("        # Straight-through"):source.index("        return QuantizerOutput")])
+print(inspect.getsource(weighted_reconstruction_error))
 
 # %% [markdown]
 # The codebook is not trained by gradients here but by running averages: each code moves to the
@@ -145,6 +151,18 @@ print(source[source.index("        # Straight-through"):source.index("        re
 # for 20 steps is moved onto a random encoder output, so no code stays dead. The loss is the
 # reconstruction error plus the *commitment* term `beta ||z_e - sg[e]||^2`, which keeps the
 # encoder's outputs near their codes.
+#
+# **What the reconstruction error should count.** A bouncing-shapes frame is about 95% black
+# background. With plain MSE a tokenizer that draws the object as a dim blob of roughly the right
+# place already scores well in PSNR, so it spends its codes on the background. We weight the
+# squared error of *foreground* pixels (those that differ from the clip's background, the
+# per-channel median) `foreground_weight = 20` times more. Measured while building this chapter
+# (quick trials, each with its own judge, so compare within a row): plain MSE with `K = 512`
+# (320 steps, 23.8 dB): 0% of reconstructions recognised, colour named for 5%; weight 10 with
+# `K = 512`: 0% and 15%; weight 20 with `K = 256` and 400 steps: 13% and 56%, against 26% and
+# 100% for real clips under that trial's judge. A smaller codebook also helps at this budget:
+# each code sees more vectors per step, so it settles faster. The run below measures the
+# chosen tokenizer against this chapter's judge.
 #
 # The VQ-VAE trains on 4-frame pieces of clips (its convolutions do not care how long a clip
 # is) and then tokenises full 8-frame clips.
@@ -154,7 +172,7 @@ seed_everything(0)
 clips = BouncingShapes(SIZES["tokenizer_clips"], config=DATA, seed=1).batch(range(SIZES["tokenizer_clips"]))["video"]
 f = SIZES["tokenizer_frames"]
 pieces = torch.cat([clips[:, s:s + f] for s in range(0, DATA.frames - f + 1, f)])  # (2 n, 4, c, h, w)
-tokenizer = VQVAE.from_name(SIZES["tokenizer"])
+tokenizer = VQVAE.from_name(SIZES["tokenizer"], **SIZES["tokenizer_options"])
 config = TrainConfig(steps=SIZES["tokenizer_steps"], batch_size=SIZES["tokenizer_batch"], lr=2e-3, warmup_steps=10,
                      progress=False, device=str(profile.device), log_every=10)
 start = time.perf_counter()
@@ -189,9 +207,20 @@ savefig(fig, CHAPTER, "tokenizer_training")
 plt.show()
 
 # %% [markdown]
-# How the codes are used: most tokens of a clip are empty background, so one code takes a large
-# share and the rest split what is left. Perplexity is `exp(entropy)` of the code frequencies,
-# the number of equally used codes that would carry the same information.
+# What the judge sees: held-out clips (top rows) and their reconstructions from tokens (bottom
+# rows). Look at the outlines and the hues, not only at where the object is.
+
+# %%
+fig = frame_grid(torch.cat([eval_clips[:4], reconstructions[:4]]), max_frames=8,
+                 titles=[f"real {i}" for i in range(4)] + [f"decoded {i}" for i in range(4)])
+savefig(fig, CHAPTER, "reconstructions")
+plt.show()
+
+# %% [markdown]
+# How the codes are used. Most of every frame is empty background; if the tokenizer gave it one
+# code, that code would take most tokens. The share printed under the chart says how far from that
+# this tokenizer is. Perplexity is `exp(entropy)` of the code frequencies, the number of equally
+# used codes that would carry the same information.
 
 # %%
 fig = codebook_usage_figure(eval_usage, title="held-out clips")
@@ -203,11 +232,14 @@ print(f"the most used code takes {background_share:.0%} of all tokens")
 # %% [markdown]
 # ### The token grid
 #
-# Under each frame, its `8 x 8` tokens, one colour per code number (the most used code, the
-# background, in black). The object is a handful of tokens whose numbers change as it moves
-# across the token boundaries: the transformer has to learn that a red triangle at one place is
-# *these* codes, and one pixel to the right is *those*. The viewer scrubs clips and frames, and
-# highlights every place one code is used.
+# Under each frame, its `8 x 8` tokens, one colour per code number (the most used code in black).
+# Count the black cells: in the cpu run few tokens are black, although most of every frame is
+# empty. The encoder's convolutions see several pixels around each token, so a background token
+# also records what is near it, and empty background is written with many codes that change as
+# the object moves (and, with object pixels weighted up in the loss, the background's exact code
+# matters little to the tokenizer). The object itself is a handful of tokens whose numbers change
+# as it crosses token boundaries. All of it is information the transformer must predict, token
+# by token. The viewer scrubs clips and frames, and highlights every place one code is used.
 
 # %%
 viewer = TokenGridViewer(torch.cat([eval_clips[:4], reconstructions[:4]]), torch.cat([eval_tokens[:4]] * 2), K,
@@ -224,8 +256,17 @@ viewer.show()
 # `(frame, row, column)` in that order. A beginning-of-sequence token is put in front, and a
 # decoder-only transformer (GPT-2's layout: token and position embeddings, pre-norm blocks with
 # causal self-attention, a head over the `K` codes) predicts each token from all before it. The
-# loss is the cross-entropy of the next token, in bits per token: `log2 512 = 9` bits for a model
-# that knows nothing.
+# loss is the cross-entropy of the next token, in bits per token: `log2 K` bits (8 for `K = 256`)
+# for a model that knows nothing.
+#
+# **Where is a token?** GPT-2 learns one position vector per sequence position, 512 unrelated
+# vectors here. But the most useful fact about a video token is "the token at the same place one
+# frame earlier", and with unrelated vectors the model must learn that pattern for each of the
+# 512 places separately. So we add *axial* position vectors (VideoGPT does the same): one per
+# frame, one per row, one per column, summed (`grid_shape=` in `ARConfig`). Every position in the
+# same row shares a row vector, so the pattern is learned from all of them at once. (In the first
+# run of this chapter, with GPT-2's positions only, later frames cost as many bits as the first:
+# the transformer ignored the previous frame, and the judge recognised none of its samples.)
 
 # %%
 source = inspect.getsource(ARTransformer.generate)
@@ -238,7 +279,7 @@ with torch.no_grad():
     # In chunks of 32 clips, to bound the memory the activations take.
     grids = torch.cat([tokenizer.encode_to_indices(prior_clips[i:i + 32]) for i in range(0, len(prior_clips), 32)])
 grid_shape = tuple(grids.shape[1:])
-prior = ARTransformer(ARConfig(vocab_size=K, max_tokens=tokens_per_clip, **SIZES["prior"]))
+prior = ARTransformer(ARConfig(vocab_size=K, max_tokens=tokens_per_clip, grid_shape=grid_shape, **SIZES["prior"]))
 config = TrainConfig(steps=SIZES["prior_steps"], batch_size=SIZES["prior_batch"], lr=2e-3, weight_decay=0.01,
                      warmup_steps=min(20, SIZES["prior_steps"]), lr_schedule="cosine", min_lr_ratio=0.1,
                      progress=False, device=str(profile.device), log_every=10)
@@ -280,11 +321,14 @@ plt.show()
 # A clip is drawn token by token: logits for the next token, divided by a *temperature*,
 # optionally cut to the `top_k` most likely codes, softmax, one draw. (Exercise 2 asks you to
 # write `sampling_distribution`.) We sample once from the model as it is (temperature 1, all
-# codes) and once with `top_k`, which throws away the long tail of unlikely codes that a small
-# model assigns too much probability to.
+# codes) and once with `top_k` at temperature 0.8, which throws away the long tail of unlikely
+# codes that a small model assigns too much probability to (each stray code drawn from that tail
+# paints a stray blob), and sharpens what is left.
 #
-# A broken generator for comparison: tokens drawn one by one from how often each code occurs,
-# ignoring context (the best a model with no memory can do).
+# Two broken generators for comparison, decoded by the same tokenizer and shown to the same judge:
+# tokens drawn uniformly from the codebook (a transformer that learned nothing), and tokens drawn
+# one by one from how often each code occurs, ignoring context (the best a model with no memory
+# can do). The transformer's samples must beat both by a clear margin.
 
 # %%
 def decode(grids):
@@ -293,9 +337,11 @@ def decode(grids):
 
 
 results = {}
-for name, top_k in (("temperature 1", None), (f"top-{SIZES['top_k']}", SIZES["top_k"])):
+CUT = f"top-{SIZES['top_k']} at T 0.8"
+for name, top_k, temperature in (("temperature 1", None, 1.0), (CUT, SIZES["top_k"], 0.8)):
     start = time.perf_counter()
-    sampled = prior.generate(SIZES["samples"], grid_shape, top_k=top_k, generator=torch.Generator().manual_seed(1))
+    sampled = prior.generate(SIZES["samples"], grid_shape, temperature=temperature, top_k=top_k,
+                             generator=torch.Generator().manual_seed(1))
     seconds = time.perf_counter() - start
     videos = decode(sampled)
     results[name] = dict(grids=sampled, videos=videos, seconds=seconds, report=recognition_report(judge, videos))
@@ -308,6 +354,11 @@ unigram_videos = decode(unigram)
 results["no context (code frequencies)"] = dict(grids=unigram, videos=unigram_videos, seconds=0.0,
                                                 report=recognition_report(judge, unigram_videos))
 print("no context:", results["no context (code frequencies)"]["report"].summary())
+uniform = torch.randint(K, (SIZES["samples"], *grid_shape), generator=torch.Generator().manual_seed(3))
+uniform_videos = decode(uniform)
+results["uniform tokens"] = dict(grids=uniform, videos=uniform_videos, seconds=0.0,
+                                 report=recognition_report(judge, uniform_videos))
+print("uniform tokens:", results["uniform tokens"]["report"].summary())
 
 # Context in token space: how many tokens repeat the one at the same place a frame earlier, and
 # what the no-context generator would pay in bits per held-out token (its cross-entropy).
@@ -318,7 +369,7 @@ no_context_bits = float(-(eval_frequencies / eval_frequencies.sum() * torch.log2
 print("tokens repeated from the previous frame:", ", ".join(f"{name} {rate:.0%}" for name, rate in repeat.items()))
 print(f"held-out bits per token: transformer {held_out_bits:.2f}, no context {no_context_bits:.2f}")
 
-best_name = max(("temperature 1", f"top-{SIZES['top_k']}"), key=lambda n: results[n]["report"].rate)
+best_name = max(("temperature 1", CUT), key=lambda n: results[n]["report"].rate)
 best = results[best_name]
 shown = min(6, SIZES["samples"])
 fig = frame_grid(torch.cat([best["videos"][:shown], unigram_videos[:2]]), max_frames=8,
@@ -333,7 +384,8 @@ plt.show()
 TokenGridViewer(best["videos"][:8], best["grids"][:8], K, titles=[f"{best_name} sample {i}" for i in range(8)]).show()
 
 # %%
-names = ["real clips", "VQ-VAE reconstructions", "temperature 1", f"top-{SIZES['top_k']}", "no context (code frequencies)"]
+names = ["real clips", "VQ-VAE reconstructions", "temperature 1", CUT, "no context (code frequencies)",
+         "uniform tokens"]
 reports = [real_report, recon_report] + [results[n]["report"] for n in names[2:]]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 axes[0].barh(names[::-1], [r.rate for r in reports][::-1], color="tab:blue")
@@ -371,7 +423,7 @@ print(source[source.index("        if cache is None"):source.index("        retu
 # exactly).
 
 # %%
-shapes = [(t, *grid_shape[1:]) for t in SIZES["timing_frames"]]
+shapes = [(t, *grid_shape[1:]) for t in SIZES["timing_frames"] if t <= grid_shape[0]]
 timing = time_generation(prior, shapes, batch=1, seed=0)
 for row in timing:
     n = row["tokens"]
@@ -426,27 +478,38 @@ print(f"per doubling of the length: time x{growth_time['cached_s']:.2f} cached, 
 # %%
 longest = timing[-1]
 per_token_ms = 1000 * longest["cached_s"] / longest["tokens"]
-plain, cut = results["temperature 1"]["report"], results[f"top-{SIZES['top_k']}"]["report"]
+plain, cut = results["temperature 1"]["report"], results[CUT]["report"]
 broken = results["no context (code frequencies)"]["report"]
+uniform_report = results["uniform tokens"]["report"]
+broken_rate = max(broken.rate, uniform_report.rate)
 best_report = best["report"]
 share_of_ceiling = best_report.rate / max(recon_report.rate, 1e-9)
 later_frames = ("; a later frame is cheaper because it mostly repeats the last one"
                 if bits_per_frame[1:].mean() < 0.7 * bits_per_frame[0] else
                 ": the transformer has not yet learned that a frame mostly repeats the last one")
-if best_report.rate >= 0.15:
-    recognised = (f"*Does it generate recognisable clips?* A judge trained on real clips named shape and colour in "
-                  f"{best_report.rate:.0%} of {SIZES['samples']} clips sampled with {best_name} (temperature 1: "
-                  f"{plain.rate:.0%}; top-{SIZES['top_k']}: {cut.rate:.0%}), covering {best_report.coverage:.0%} of the "
-                  f"18 shape-colour classes; the samples reach {share_of_ceiling:.0%} of the tokenizer's ceiling below.")
+floor_met = best_report.rate >= max(SAMPLE_FLOOR, broken_rate + SAMPLE_FLOOR)
+if floor_met:
+    recognised = (f"*Does it generate recognisable clips?* Some, well above chance. A judge trained on real clips "
+                  f"named shape and colour in {best_report.rate:.0%} of {SIZES['samples']} clips sampled with "
+                  f"{best_name} (temperature 1: {plain.rate:.0%}; {CUT}: {cut.rate:.0%}; the better of "
+                  f"the two is reported, a mild selection), against {broken.rate:.0%} for tokens drawn without context "
+                  f"and {uniform_report.rate:.0%} for uniform tokens; they cover {best_report.coverage:.0%} of the "
+                  f"{best_report.counts.numel()} shape-colour classes, and reach {share_of_ceiling:.0%} of the "
+                  f"tokenizer's ceiling below. That is still a low rate in absolute terms.")
 else:
     recognised = (f"*Does it generate recognisable clips?* Not at this budget. The judge named shape and colour in "
                   f"{best_report.rate:.0%} of {SIZES['samples']} sampled clips (temperature 1: {plain.rate:.0%}, "
-                  f"top-{SIZES['top_k']}: {cut.rate:.0%}) and rejected {best_report.reject_rate:.0%} as junk. The "
-                  f"samples show soft blobs of one colour family that appear, split and jump between frames, not one "
-                  f"object moving: the transformer has learned the "
+                  f"{CUT}: {cut.rate:.0%}), below the floor of {SAMPLE_FLOOR:.0%} this chapter "
+                  f"asks for, and rejected {best_report.reject_rate:.0%} as junk. The transformer has learned the "
                   f"statistics of the token grid (it repeats {repeat[best_name]:.0%} of tokens from one frame to the "
                   f"next, real clips {repeat['real clips']:.0%}, tokens without context {repeat['no context (code frequencies)']:.0%}), "
-                  f"not yet the shape of an object across {tokens_per_clip} tokens.")
+                  f"not yet the shape of an object across {tokens_per_clip} tokens. Part of the reason is the tokenizer: "
+                  f"it writes empty background with many codes that depend on where the object is (the token grid "
+                  f"above; real clips repeat only {repeat['real clips']:.0%} of their tokens from frame to frame), so much "
+                  f"of what the transformer must learn in {SIZES['prior_steps']} steps is background detail (likely, "
+                  f"not measured here). A tokenizer that "
+                  f"codes empty background with one code, more training, or fewer tokens per clip are the next "
+                  f"things to measure.")
 answer = f"""
 **Q3 — How did video generation evolve, and where does the autoregressive route stand?** The
 autoregressive route treats a clip as a sentence. A VQ-VAE tokenizer turned each 8-frame
@@ -459,14 +522,15 @@ blind guess: {held_out_bits * tokens_per_clip / 8:.0f} bytes per clip ({bits_per
 first frame, {bits_per_frame[1:].mean():.0f} per later frame on average{later_frames}). But PSNR on mostly
 black frames is a weak test of a tokenizer: the judge names the colour of {recon_report.colour_rate:.0%}
 and the shape of {recon_report.shape_rate:.0%} of the reconstructions (real clips: {real_report.colour_rate:.0%}
-and {real_report.shape_rate:.0%}); at this budget the tokenizer draws objects as soft blobs, with
-their hue shifted.
+and {real_report.shape_rate:.0%}), even with object pixels weighted {tokenizer.config.foreground_weight:.0f}
+times in the loss; at this budget the tokenizer draws objects softer than they are, and shape is
+what it loses first.
 
 {recognised} The same judge recognises {real_report.rate:.0%} of real clips and {recon_report.rate:.0%} of the
 tokenizer's reconstructions, which is the ceiling for anything decoded from these tokens. A
 generator without context, drawing each token from the code frequencies alone, scores
-{broken.rate:.0%} (and {no_context_bits:.2f} bits per held-out token against the transformer's
-{held_out_bits:.2f}). Two lessons of the route show here: the tokenizer bounds the quality (nothing
+{broken.rate:.0%} and one drawing uniform tokens {uniform_report.rate:.0%} (in likelihood the no-context
+generator pays {no_context_bits:.2f} bits per held-out token, the transformer {held_out_bits:.2f}). Two lessons of the route show here: the tokenizer bounds the quality (nothing
 the transformer writes can look better than a reconstruction, and these reconstructions, at
 {recon_psnr:.1f} dB, blur the shapes the judge must tell apart: it names the shape of
 {recon_report.shape_rate:.0%} of them, of real clips {real_report.shape_rate:.0%}); and a clip of
@@ -505,9 +569,12 @@ if not profile.is_smoke:
     # The transformer must beat a generator without context, in likelihood and in what it samples.
     assert held_out_bits < no_context_bits - 1, f"{held_out_bits:.2f} bits against {no_context_bits:.2f} without context"
     assert repeat[best_name] > repeat["no context (code frequencies)"] + 0.1, repeat
-    assert best_report.rate >= broken.rate, "the transformer must not score below a generator without context"
     assert growth_flops["flops_cached"] < 2.3 and growth_flops["flops_uncached"] > 3.3
     assert longest["speedup"] > 1.5, f"the cache should pay at {longest['tokens']} tokens: {longest['speedup']:.2f}x"
+    # Last, as it is the bar this chapter does not yet meet at the cpu budget (see the answer).
+    assert best_report.rate >= max(SAMPLE_FLOOR, broken_rate + SAMPLE_FLOOR), (
+        f"the judge should recognise at least {SAMPLE_FLOOR:.0%} of the samples, and that much more than the broken "
+        f"generators: {best_report.rate:.0%} against {broken.rate:.0%} (no context), {uniform_report.rate:.0%} (uniform)")
 
 # %% [markdown]
 # ## Summary

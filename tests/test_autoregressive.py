@@ -266,3 +266,22 @@ def test_frame_repeat_rate():
     assert abs(frame_repeat_rate(noise) - 0.25) < 0.02
     with pytest.raises(ValueError, match="t >= 2"):
         frame_repeat_rate(still[:, :1])
+
+
+def test_axial_positions_add_frame_row_and_column_vectors():
+    model = tiny(max_tokens=18, grid_shape=GRID)
+    t, h, w = GRID
+    table = model.positions(0, model.config.max_tokens)
+    # Independent reference: loop over the grid in (t h w) order.
+    expected = torch.stack([model.position_embedding[(i * h + j) * w + k] + model.time_embedding[i]
+                            + model.row_embedding[j] + model.column_embedding[k]
+                            for i in range(t) for j in range(h) for k in range(w)])
+    assert torch.allclose(table, expected)
+    assert torch.allclose(model.positions(5, 3), expected[5:8])
+    # The cache still changes nothing about what is drawn.
+    a = model.generate(2, GRID, generator=torch.Generator().manual_seed(1), use_cache=True)
+    b = model.generate(2, GRID, generator=torch.Generator().manual_seed(1), use_cache=False)
+    assert torch.equal(a, b)
+    assert tiny().positions(0, 4).shape == (4, model.config.dim)  # off: the plain table
+    with pytest.raises(ValueError, match="grid_shape"):
+        tiny(max_tokens=18, grid_shape=(2, 2, 2))  # t h w must equal max_tokens

@@ -44,6 +44,10 @@ class ARConfig:
     ``vocab_size``: the tokens of the grid (the VQ-VAE's ``codebook_size``); the embedding has one
     more row, for BOS. ``max_tokens``: the longest grid ``t h w`` (the position table's length).
     ``dim`` ``d``, ``heads``, ``layers``, ``mlp_ratio`` (MLP width ``mlp_ratio * d``), ``dropout``.
+    ``grid_shape`` ``(t, h, w)`` (``None``: off) adds *axial* position embeddings, one learned
+    vector per frame, per row and per column, summed (as in VideoGPT): every position of the same
+    row shares one, so "the token at this place one frame earlier" is the same pattern everywhere
+    and is learned from every position at once, not 512 times over.
     """
 
     vocab_size: int = 32
@@ -53,6 +57,7 @@ class ARConfig:
     layers: int = 2
     mlp_ratio: int = 4
     dropout: float = 0.0
+    grid_shape: tuple[int, int, int] | None = None
 
     def __post_init__(self):
         for name in ("vocab_size", "max_tokens", "dim", "heads", "layers", "mlp_ratio"):
@@ -63,6 +68,13 @@ class ARConfig:
             raise ValueError(f"dim must be divisible by heads, got dim={self.dim}, heads={self.heads}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.grid_shape is not None:
+            shape = tuple(self.grid_shape)
+            if len(shape) != 3 or not all(isinstance(s, int) and s >= 1 for s in shape) \
+                    or math.prod(shape) != self.max_tokens:
+                raise ValueError(f"grid_shape must be None or three positive ints (t, h, w) with t h w = "
+                                 f"max_tokens = {self.max_tokens}, got {self.grid_shape!r}")
+            self.grid_shape = shape
 
     @property
     def bos(self) -> int:
@@ -228,6 +240,11 @@ class ARTransformer(nn.Module):
         self.config = config = config or ARConfig()
         self.token_embedding = nn.Embedding(config.vocab_size + 1, config.dim)  # + 1: BOS
         self.position_embedding = nn.Parameter(torch.zeros(config.max_tokens, config.dim))
+        if config.grid_shape is not None:
+            t, h, w = config.grid_shape
+            self.time_embedding = nn.Parameter(torch.zeros(t, config.dim))
+            self.row_embedding = nn.Parameter(torch.zeros(h, config.dim))
+            self.column_embedding = nn.Parameter(torch.zeros(w, config.dim))
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.dim)
@@ -250,6 +267,9 @@ class ARTransformer(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
         nn.init.normal_(self.position_embedding, std=0.02)
+        if self.config.grid_shape is not None:
+            for table in (self.time_embedding, self.row_embedding, self.column_embedding):
+                nn.init.normal_(table, std=0.02)
         residual_std = 0.02 / math.sqrt(2 * self.config.layers)
         for block in self.blocks:
             nn.init.normal_(block.attention.out.weight, std=residual_std)
@@ -275,6 +295,20 @@ class ARTransformer(nn.Module):
         if start + tokens.shape[1] > c.max_tokens:
             raise ValueError(f"sequence of {start + tokens.shape[1]} positions exceeds max_tokens={c.max_tokens}")
 
+    def positions(self, start: int, n: int) -> torch.Tensor:
+        """The position embeddings of sequence positions ``start .. start + n - 1``: ``(n, d)``.
+
+        Position ``i`` is the place of grid token ``i`` (the one it predicts), ``(t, h, w)`` in
+        ``(t h w)`` order; with ``grid_shape`` set its frame, row and column vectors are added.
+        """
+        table = self.position_embedding[start:start + n]  # (n, d)
+        if self.config.grid_shape is None:
+            return table
+        _, h, w = self.config.grid_shape
+        index = torch.arange(start, start + n, device=table.device)
+        return (table + self.time_embedding[index // (h * w)] + self.row_embedding[(index // w) % h]
+                + self.column_embedding[index % w])
+
     def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """``tokens`` ``(b, n)`` -> logits ``(b, n, vocab_size)``.
 
@@ -286,7 +320,7 @@ class ARTransformer(nn.Module):
         if cache is not None and cache.batch != tokens.shape[0]:
             raise ValueError(f"cache holds a batch of {cache.batch}, tokens have {tokens.shape[0]}")
         n = tokens.shape[1]
-        x = self.token_embedding(tokens) + self.position_embedding[start:start + n]  # (b, n, d)
+        x = self.token_embedding(tokens) + self.positions(start, n)  # (b, n, d)
         x = self.dropout(x)
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)

@@ -22,6 +22,10 @@ Codes that no vector picks get no update and stay dead for ever; a code unused f
 ``exp(entropy)`` of the code frequencies (the number of equally used codes that would give the
 same entropy), and *usage*, the fraction of codes used in a batch.
 
+On clips that are mostly plain background, plain MSE rewards a tokenizer that draws the object
+as a dim blob in the right place; :func:`weighted_reconstruction_error` (``foreground_weight`` in
+the config) counts the error on object pixels more, so their colour and outline earn codes.
+
 The encoder and decoder are the video VAE's (:mod:`tinyvdm.models.vae`): factorised 2-D
 space + 1-D time convolutions, 4x spatial downsampling with the default three levels.
 """
@@ -232,7 +236,9 @@ class VQVAEConfig:
     ``embedding_dim`` is ``d``, the width of a code; ``codebook_size`` the number of codes ``k``;
     ``beta`` the commitment weight (0.25 in the paper); ``codebook`` ``"ema"`` or ``"learned"``;
     ``ema_decay`` and ``ema_epsilon`` tune the EMA; ``restart_after`` the training steps a code may
-    go unused before it is restarted (``None``: never).
+    go unused before it is restarted (``None``: never). ``foreground_weight`` weights the
+    reconstruction error of foreground pixels (see :func:`foreground_mask`) that many times more
+    than the background's in :func:`vqvae_loss` (1: plain MSE).
     """
 
     in_channels: int = 3
@@ -249,6 +255,7 @@ class VQVAEConfig:
     ema_decay: float = 0.99
     ema_epsilon: float = 1e-5
     restart_after: int | None = 20
+    foreground_weight: float = 1.0
 
     def __post_init__(self):
         self.channel_mults = tuple(self.channel_mults)
@@ -259,6 +266,8 @@ class VQVAEConfig:
         if self.codebook_size < 2 or self.embedding_dim < 1:
             raise ValueError(f"codebook_size must be >= 2 and embedding_dim >= 1, got {self.codebook_size} "
                              f"and {self.embedding_dim}")
+        if not isinstance(self.foreground_weight, (int, float)) or self.foreground_weight < 1:
+            raise ValueError(f"foreground_weight must be a number >= 1, got {self.foreground_weight!r}")
 
     @property
     def spatial_downsample(self) -> int:
@@ -359,18 +368,64 @@ class VQVAE(nn.Module):
         return self.decode_indices(self.encode_to_indices(x))
 
 
+def foreground_mask(x: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """Pixels of clips ``x`` ``(b, t, c, h, w)`` that differ from their clip's background: ``(b, t, 1, h, w)`` bool.
+
+    The background of a clip is taken to be its per-channel median over all frames and pixels
+    (right for a still, plain background that covers more than half of every clip, as in bouncing
+    shapes); a pixel is foreground when some channel is more than ``threshold`` away from it.
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 5 or not x.is_floating_point():
+        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be floating clips of shape (b, t, c, h, w), got {got}")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0, got {threshold!r}")
+    flat = rearrange(x.float(), "b t c h w -> b c (t h w)")
+    background = flat.median(dim=2).values  # (b, c)
+    distance = (x.float() - background[:, None, :, None, None]).abs()  # (b, t, c, h, w)
+    return distance.amax(dim=2, keepdim=True) > threshold
+
+
+def weighted_reconstruction_error(reconstruction: torch.Tensor, x: torch.Tensor,
+                                  foreground_weight: float = 1.0) -> torch.Tensor:
+    """Squared error with foreground pixels weighted ``foreground_weight`` times the background's.
+
+    A weighted mean, ``sum(w e^2) / sum(w)`` over every element: plain MSE when the weight is 1.
+    Why: on clips that are mostly plain background, plain MSE is small even when the object is a
+    blob of the wrong colour, so the tokenizer spends its codes on the background; weighting the
+    few object pixels up makes their colour and outline worth codes.
+    """
+    if not isinstance(reconstruction, torch.Tensor) or not isinstance(x, torch.Tensor) \
+            or reconstruction.shape != x.shape:
+        raise ValueError(f"reconstruction and x must be tensors of the same shape (b, t, c, h, w), got "
+                         f"{getattr(reconstruction, 'shape', type(reconstruction).__name__)} and "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(foreground_weight, (int, float)) or foreground_weight < 1:
+        raise ValueError(f"foreground_weight must be a number >= 1, got {foreground_weight!r}")
+    error = (reconstruction.float() - x.float()).pow(2)
+    if foreground_weight == 1:
+        return error.mean()
+    weight = 1 + (foreground_weight - 1) * foreground_mask(x).float()  # (b, t, 1, h, w)
+    weight = weight.expand_as(error)
+    return (weight * error).sum() / weight.sum()
+
+
 def vqvae_loss(model: nn.Module, batch,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Eq. 3 for the Trainer: ``(loss, {"recon", "commit", "perplexity", "usage", ...})``.
 
-    ``loss = mse(x, reconstruction) + codebook_loss + beta * commitment_loss``. Logged: ``recon``
-    (the MSE), ``commit`` (the unweighted commitment loss), ``perplexity`` and ``usage`` of this
-    batch's codes, ``restarted`` (codes restarted this step).
+    ``loss = reconstruction error + codebook_loss + beta * commitment_loss``; the reconstruction
+    error is the MSE, or with ``model.config.foreground_weight > 1`` the foreground-weighted error
+    of :func:`weighted_reconstruction_error`. Logged: ``recon`` (the plain MSE), ``commit`` (the
+    unweighted commitment loss), ``perplexity`` and ``usage`` of this batch's codes, ``restarted``
+    (codes restarted this step).
     """
     x = video_from_batch(batch)
     recon, quantized = model(x, generator=generator)
     mse = F.mse_loss(recon.float(), x.float())
-    loss = mse + quantized.loss
+    weight = getattr(getattr(model, "config", None), "foreground_weight", 1.0)
+    error = mse if weight == 1 else weighted_reconstruction_error(recon, x, weight)
+    loss = error + quantized.loss
     return loss, {"recon": float(mse.detach()), "commit": float(quantized.commitment_loss.detach()),
                   "perplexity": float(quantized.perplexity), "usage": float(quantized.usage),
                   "restarted": float(quantized.restarted)}
