@@ -50,3 +50,14 @@ def test_bad_inputs_are_named(judge):
         recognition_report(judge, torch.zeros(2, 2, 3, 16, 16), 1.5)
     with pytest.raises(ValueError, match="one object"):
         ObjectJudge(judge.model, BouncingShapesConfig(max_objects=2))
+
+
+def test_fit_is_the_same_whatever_the_global_random_state():
+    # A judge is fitted in several chapters after different amounts of other work: its initial
+    # weights must come from its own seed, or each chapter would judge with a different network.
+    weights = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        fitted = ObjectJudge.fit(CONFIG, clips=64, steps=2, seed=3, held_out=4)
+        weights.append(torch.cat([p.detach().flatten() for p in fitted.model.parameters()]))
+    assert torch.equal(weights[0], weights[1])

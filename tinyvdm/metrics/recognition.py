@@ -152,7 +152,12 @@ class ObjectJudge:
         generator = torch.Generator().manual_seed(seed)
         videos, labels, _, _ = _labelled(config, clips, seed, generator)
         classes = len(config.shapes) * len(config.colours) + 1
-        model = JudgeNet(classes).to(device)
+        # The initial weights come from ``seed`` too, not from whatever the global generator holds,
+        # so a judge is the same wherever in a notebook it is fitted (fork_rng leaves the caller's
+        # random stream untouched).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = JudgeNet(classes).to(device)
         # Trained on single frames (each labelled as its clip): eight times the examples per clip,
         # and the network judges frames anyway.
         t = videos.shape[1]
