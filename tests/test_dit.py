@@ -215,3 +215,22 @@ def test_trains_with_the_trainer_and_samples_with_ddim():
     assert sample.shape == SHAPE and torch.isfinite(sample).all()
     unconditional = sampler.sample(trainer.model, SHAPE, generator=torch.Generator().manual_seed(6))
     assert unconditional.shape == SHAPE
+
+
+def test_final_conv_is_off_by_default_and_a_3x3_convolution_per_frame():
+    plain, conv = tiny(), tiny(final_conv=True)
+    assert plain.final_conv is None and DiTConfig().final_conv is False
+    # Built after the other weights: same seed, same weights, and only the convolution's 84 extra parameters.
+    assert conv.num_parameters() - plain.num_parameters() == 3 * 3 * 3 * 3 + 3
+    for name, value in plain.state_dict().items():
+        assert torch.equal(conv.state_dict()[name], value), name
+    x, t = inputs()
+    assert torch.equal(conv(x, t), torch.zeros_like(x))  # adaLN-Zero: still exactly 0 at initialisation
+    wake_up(plain)
+    conv.load_state_dict({**conv.state_dict(), **plain.state_dict()})
+    with torch.no_grad():
+        conv.final_conv.bias.normal_()
+        reference = plain(x, t)  # (b, t, c, h, w), each frame convolved on its own with zero padding
+        expected = torch.stack([F.conv2d(reference[:, k], conv.final_conv.weight, conv.final_conv.bias, padding=1)
+                                for k in range(x.shape[1])], dim=1)
+        torch.testing.assert_close(conv(x, t), expected, rtol=1e-5, atol=1e-5)

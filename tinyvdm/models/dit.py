@@ -30,6 +30,10 @@ FID against: halving the patch size quadruples the tokens, and so roughly the FL
 The denoiser interface is the project's (see :mod:`tinyvdm.models.unet`):
 ``model(x (b, t, c, h, w), timestep (b,), cond (b,) int64 | None)`` -> shaped like ``x``; label
 ``num_classes`` and ``cond=None`` mean the null class.
+
+``final_conv=True`` (off by default; not in the paper) adds U-ViT's last layer: a 3x3 convolution on
+each frame after unpatchify, which lets every output pixel see its neighbours across patch seams.
+Chapter 11 measures what it does to the samples of a short CPU run.
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ class DiTConfig:
     ``position``: ``"sincos"`` (DiT's fixed code, any clip size) or ``"learned"`` (tables sized by
     ``frames`` and ``image_size``, which are otherwise unused). ``num_classes`` (``None`` or 0: no
     class) adds a class embedding with one extra row, the null class. ``frequency_dim``: width of
-    the step's sinusoidal code (DiT's 256).
+    the step's sinusoidal code (DiT's 256). ``final_conv``: a 3x3 convolution on each output frame
+    (U-ViT's last layer; off by default, so the plain DiT is unchanged).
     """
 
     in_channels: int = 3
@@ -95,6 +100,7 @@ class DiTConfig:
     position: str = "sincos"
     num_classes: int | None = None
     frequency_dim: int = 256
+    final_conv: bool = False  # U-ViT's 3x3 convolution on each output frame (module docstring)
     image_size: int = 32
     frames: int = 16
     dropout: float = 0.0
@@ -266,7 +272,13 @@ class DiT(nn.Module):
             for _ in range(config.depth))
         patch_dim = config.tubelet * config.patch_size**2 * out_channels
         self.final = FinalLayer(config.dim, patch_dim, adaptive=config.conditioning in ADAPTIVE)
+        self.final_conv = None
         self.initialize_weights()
+        if config.final_conv:
+            # Built after the other weights are drawn, so a DiT with and without it starts from the
+            # same weights (same seed); PyTorch's default weights, as U-ViT's code keeps them.
+            self.final_conv = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+            nn.init.zeros_(self.final_conv.bias)  # adaLN-Zero still predicts exactly 0 at initialisation
 
     def initialize_weights(self):
         # DiT's scheme. Xavier-uniform linear layers with zero biases (the patch embedding
@@ -296,6 +308,8 @@ class DiT(nn.Module):
             nn.init.zeros_(self.final.modulation[-1].bias)
             nn.init.zeros_(self.final.linear.weight)
             nn.init.zeros_(self.final.linear.bias)
+        if self.final_conv is not None:
+            nn.init.zeros_(self.final_conv.bias)
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> DiT:
@@ -344,4 +358,8 @@ class DiT(nn.Module):
         if config.conditioning == "in_context":
             _, tokens = split_frame_tokens(tokens, context.shape[1], h)  # the condition tokens are dropped
         patches = self.final(tokens, c)  # (b, t', h', w', pt p p c_out)
-        return unpatchify(patches, config.patch_size, config.tubelet)  # (b, t, c_out, h, w)
+        out = unpatchify(patches, config.patch_size, config.tubelet)  # (b, t, c_out, h, w)
+        if self.final_conv is not None:  # each frame on its own, its pixels reading across patch seams
+            frames = self.final_conv(out.flatten(0, 1))  # (b t, c_out, h, w)
+            out = frames.unflatten(0, out.shape[:2])
+        return out
