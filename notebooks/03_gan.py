@@ -48,9 +48,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
-from torch.utils.flop_counter import FlopCounterMode
 
 from tinyvdm import get_profile, seed_everything
+from tinyvdm.bench import call_flops
 from tinyvdm.data import BouncingShapes
 from tinyvdm.data.bouncing_shapes import COLOUR_NAMES, SHAPES, BouncingShapesConfig
 from tinyvdm.metrics.recognition import ObjectJudge, recognition_report
@@ -310,12 +310,6 @@ plt.show()
 # `torch.utils.flop_counter` (2 per multiply-add, convolutions and matrix products).
 
 # %%
-def forward_flops(fn) -> int:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
-
-
 clip = (1, FRAMES, 3, SIZE, SIZE)
 small = gan_config("small", frames=FRAMES)  # the sizes compared are the cpu profile's, in every profile
 gan_g, gan_d = VideoGenerator(small), VideoDiscriminator(small)
@@ -323,10 +317,10 @@ vae = VideoVAE.from_name("small")
 unet = UNet.from_name("compact", patch_size=4)
 shape32 = (1, FRAMES, 3, 32, 32)
 costs = {
-    "GAN generator": (sum(p.numel() for p in gan_g.parameters()), forward_flops(lambda: gan_g(torch.zeros(1, small.z_dim))), 1),
+    "GAN generator": (sum(p.numel() for p in gan_g.parameters()), call_flops(lambda: gan_g(torch.zeros(1, small.z_dim))), 1),
     "VAE decoder": (sum(p.numel() for p in vae.decoder.parameters()),
-                    forward_flops(lambda: vae.decode(torch.zeros(vae.latent_shape(shape32)))), 1),
-    "diffusion UNet, DDIM": (unet.num_parameters(), forward_flops(lambda: unet(torch.zeros(shape32), torch.zeros(1))), 50),
+                    call_flops(lambda: vae.decode(torch.zeros(vae.latent_shape(shape32)))), 1),
+    "diffusion UNet, DDIM": (unet.num_parameters(), unet.flops_per_forward(shape32), 50),
 }
 costs["diffusion UNet, DDPM"] = (costs["diffusion UNet, DDIM"][0], costs["diffusion UNet, DDIM"][1], 1000)
 training_params = {"GAN (G + D)": sum(p.numel() for p in gan_g.parameters()) + sum(p.numel() for p in gan_d.parameters()),

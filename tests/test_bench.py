@@ -156,3 +156,10 @@ def test_attention_table_has_every_pattern_and_prices_full_attention_quadratical
     text = bench.format_report(bench.Report(device="cpu", threads=1, torch="x", ceiling={"best": 1e9},
                                             attention=rows))
     assert "sparse-causal" in text and "plain MB" in text
+
+
+def test_call_flops_counts_a_matmul_and_rejects_non_callables():
+    a, b = torch.randn(3, 4), torch.randn(4, 5)
+    assert bench.call_flops(lambda: a @ b) == 2 * 3 * 4 * 5
+    with pytest.raises(TypeError, match="callable"):
+        bench.call_flops(42)

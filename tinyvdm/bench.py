@@ -121,6 +121,20 @@ def training_flops(model: nn.Module, x_shape: tuple[int, ...], num_steps: int = 
         return _count(copy.deepcopy(model).to("cpu"), x_shape, "cpu")
 
 
+def call_flops(fn) -> int:
+    """FLOPs of one call ``fn()`` without gradients, counted by ``FlopCounterMode`` (2 per multiply-add).
+
+    Runs ``fn`` on whatever tensors it closes over. On CPU tensors the counter cannot see inside
+    the fused attention kernels, so for a model with attention prefer its meta-device count
+    (``UNet.flops_per_forward``, :func:`tinyvdm.nn.transformer.forward_flops`).
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
 def _count(model: nn.Module, x_shape: tuple[int, ...], device: str) -> int:
     x = torch.zeros(*x_shape, device=device)
     timestep = torch.zeros(x_shape[0], dtype=torch.long, device=device)

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from tinyvdm.models.vit import ViT
 from tinyvdm.viz.frames import _check_upscale, to_uint8
-from tinyvdm.viz.widgets import _fix_size, _png, _upscale, display_with_fallback
+from tinyvdm.viz.widgets import FallbackDisplay, _fix_size, _png, _upscale
 
 MAX_CLIPS = 16
 MEAN = "mean"  # the head and query choice that averages
@@ -109,7 +109,7 @@ def _strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
     return strip
 
 
-class AttentionMapViewer:
+class AttentionMapViewer(FallbackDisplay):
     """Clip, layer, head and query frame -> the class token's attention painted over the clip.
 
     Args:
@@ -243,10 +243,3 @@ class AttentionMapViewer:
         axes[0, 0].set_title(f"{self.titles[self.clip]}: {who}, {head}", fontsize=8)
         fig.tight_layout()
         return fig
-
-    def show(self) -> None:
-        """Display the live viewer, with :meth:`static_figure` for viewers without a kernel."""
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from tinyvdm.nn.attention import PATTERNS, attention_mask
-from tinyvdm.viz.widgets import display_with_fallback, figure_png
+from tinyvdm.viz.widgets import FallbackDisplay, figure_png
 
 MAX_FRAMES = 16
 MAX_GRID = 8
@@ -116,7 +116,7 @@ def pattern_gallery(frames: int = 4, height: int = 4, width: int = 4, query: tup
     return fig
 
 
-class AttentionMaskViewer:
+class AttentionMaskViewer(FallbackDisplay):
     """Pattern, frames, grid and query token -> the keys it reads, on the frames and in the mask.
 
     Args:
@@ -210,10 +210,3 @@ class AttentionMaskViewer:
     def static_figure(self) -> Figure:
         """The static view: every pattern for the chosen query and grid (:func:`pattern_gallery`)."""
         return pattern_gallery(*self.grid, query=self.query)
-
-    def show(self) -> None:
-        """Display the live viewer, with :meth:`static_figure` for viewers without a kernel."""
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()

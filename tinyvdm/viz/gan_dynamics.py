@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from tinyvdm.models.gan import GANRun
 from tinyvdm.viz.frames import _check_upscale, grid_image
-from tinyvdm.viz.widgets import _fix_size, _png, display_with_fallback
+from tinyvdm.viz.widgets import FallbackDisplay, _fix_size, _png
 
 
 def moving_average(values, width: int) -> np.ndarray:
@@ -77,7 +77,7 @@ def plot_gan_dynamics(run: GANRun, snapshot_scores: dict[str, list[float]] | Non
     return fig
 
 
-class SnapshotViewer:
+class SnapshotViewer(FallbackDisplay):
     """A slider over ``run.snapshots``: the clips that fixed noise gave at each snapshot step.
 
     Each snapshot is shown as a mosaic, one row per clip (the first ``clips``), one column per
@@ -129,10 +129,3 @@ class SnapshotViewer:
             ax.set_yticks([])
         fig.tight_layout()
         return fig
-
-    def show(self) -> None:
-        """Display the live slider with :meth:`static_figure` for viewers without a kernel."""
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()

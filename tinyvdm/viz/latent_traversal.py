@@ -34,7 +34,7 @@ import torch
 from matplotlib.figure import Figure
 
 from tinyvdm.viz.frames import _check_upscale, grid_image
-from tinyvdm.viz.widgets import _fix_size, _png, _upscale, display_with_fallback
+from tinyvdm.viz.widgets import FallbackDisplay, _fix_size, _png, _upscale
 
 SWEEP_STEPS = 5  # offsets in the static figure: evenly spaced over [-value_range, value_range]
 FULL_CHANGE = 0.5  # a pixel change (in [-1, 1] units) drawn white in the change row
@@ -72,7 +72,7 @@ def _check_offset(value, limit: float, name: str = "offset") -> float:
     return float(value)
 
 
-class LatentTraversal:
+class LatentTraversal(FallbackDisplay):
     """Sliders over the most informative latent units of a VAE, the clip decoded live.
 
     Args:
@@ -292,10 +292,3 @@ class LatentTraversal:
     def static_figure(self) -> Figure:
         """The widget's fallback picture: :meth:`sweep_figure` with the default sweep."""
         return self.sweep_figure()
-
-    def show(self) -> None:
-        """Display the live traversal, with :meth:`static_figure` for viewers without a kernel."""
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from tinyvdm.diffusion.forward import q_sample
 from tinyvdm.diffusion.schedules import SCHEDULE_NAMES, NoiseSchedule
 from tinyvdm.viz.frames import _check_upscale, grid_image
-from tinyvdm.viz.widgets import _fix_size, _png, _upscale, display_with_fallback, figure_png
+from tinyvdm.viz.widgets import FallbackDisplay, _fix_size, _png, _upscale, figure_png
 
 # Step counts offered by default. The linear schedule is defined for T >= 21 only (its betas are
 # rescaled by 1000 / T and must stay below 1), so no choice goes below that.
@@ -61,7 +61,7 @@ def _check_choices(step_choices) -> tuple[int, ...]:
     return tuple(sorted({int(n) for n in choices}))
 
 
-class NoiseScheduleExplorer:
+class NoiseScheduleExplorer(FallbackDisplay):
     """Schedule, ``T`` and diffusion step -> the noised clip, and the ``alpha_bar`` and SNR curves.
 
     Args:
@@ -229,10 +229,3 @@ class NoiseScheduleExplorer:
         self._draw_curves(fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1]))
         fig.tight_layout()
         return fig
-
-    def show(self) -> None:
-        """Display the live explorer, with :meth:`static_figure` for viewers without a kernel."""
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()

@@ -28,7 +28,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from tinyvdm.nn.attention import frame_mask
 from tinyvdm.nn.transformer import MODEL_ATTENTIONS
-from tinyvdm.viz.widgets import display_with_fallback, figure_png
+from tinyvdm.viz.widgets import FallbackDisplay, figure_png
 
 KIND_COLOURS = {"time": "#f28e2b", "class": "#b07aa1", "patch": "#4e79a7"}
 MAX_FRAMES, MAX_SIDE, MAX_DEPTH = 16, 16, 15
@@ -214,7 +214,7 @@ def token_layout_figure(frames: int = 4, height: int = 8, width: int = 8, class_
     return fig
 
 
-class TokenLayoutViewer:
+class TokenLayoutViewer(FallbackDisplay):
     """Sliders over :func:`token_layout_figure`: clip length, patch grid, class token, depth, skips, attention.
 
     ``show()`` (or leaving the viewer as a cell's last expression) displays it, with the default
@@ -269,9 +269,3 @@ class TokenLayoutViewer:
     def static_figure(self) -> Figure:
         """The view the viewer opened with."""
         return self._first
-
-    def show(self) -> None:
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()

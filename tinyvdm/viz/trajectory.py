@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from tinyvdm.diffusion.samplers.base import Trajectory
 from tinyvdm.viz.figures import DPI
 from tinyvdm.viz.frames import _check_upscale, grid_image
-from tinyvdm.viz.widgets import _fix_size, _png, display_with_fallback
+from tinyvdm.viz.widgets import FallbackDisplay, _fix_size, _png
 
 
 def _check_trajectory(trajectory) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
@@ -48,7 +48,7 @@ def _check_trajectory(trajectory) -> tuple[torch.Tensor, torch.Tensor, list[int]
     return samples, predictions, [int(t) for t in trajectory.timesteps]
 
 
-class TrajectoryScrubber:
+class TrajectoryScrubber(FallbackDisplay):
     """Slide through the steps of a sampling run: ``x_t`` above, the predicted clean clip below.
 
     Args:
@@ -126,11 +126,4 @@ class TrajectoryScrubber:
             ax.set_title(f"{self.describe(int(step))}  (top: x_t, bottom: predicted x0)", fontsize=8, loc="left")
         fig.tight_layout()
         return fig
-
-    def show(self) -> None:
-        """Display the live scrubber, with :meth:`static_figure` for viewers without a kernel."""
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()
 

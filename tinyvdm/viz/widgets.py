@@ -94,6 +94,19 @@ def display_with_fallback(widget: widgets.Widget, fallback_figure: Figure) -> No
     display(fallback_bundle(widget, fallback_figure), raw=True)
 
 
+class FallbackDisplay:
+    """What every viewer of the course shares: it shows its live ``self.widget``, with
+    ``self.static_figure()`` as the picture for readers without a kernel (see
+    :func:`display_with_fallback`), both from :meth:`show` and when it ends a notebook cell."""
+
+    def show(self) -> None:
+        """Display the live viewer, with :meth:`static_figure` for viewers without a kernel."""
+        display_with_fallback(self.widget, self.static_figure())
+
+    def _ipython_display_(self) -> None:
+        self.show()
+
+
 # --- drawing overlays with numpy ---------------------------------------------------------------
 
 
@@ -283,7 +296,7 @@ def _fix_size(image_widget: widgets.Image, image: np.ndarray) -> None:
         image_widget.layout.width, image_widget.layout.height = width, height
 
 
-class DatasetBrowser:
+class DatasetBrowser(FallbackDisplay):
     """Scrub through a video dataset's samples and frames, with mask and trajectory overlays.
 
     Works on any dataset (``len`` and indexing) whose items are dicts with ``"video"``
@@ -391,18 +404,11 @@ class DatasetBrowser:
         fig.axes[0].set_title(textwrap.fill(title, 90), fontsize=8, loc="left")
         return fig
 
-    def show(self) -> None:
-        """Display the live browser, with :meth:`static_figure` for viewers without a kernel."""
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()
-
 
 # --- a frame scrubber for any batch ------------------------------------------------------------
 
 
-class FrameScrubber:
+class FrameScrubber(FallbackDisplay):
     """A frame slider and play button over a batch of videos shown side by side.
 
     Args:
@@ -463,10 +469,3 @@ class FrameScrubber:
         if isinstance(self.titles, str):
             fig.axes[0].set_title(textwrap.fill(self.titles, 90), fontsize=8, loc="left")
         return fig
-
-    def show(self) -> None:
-        """Display the live scrubber, with :meth:`static_figure` for viewers without a kernel."""
-        display_with_fallback(self.widget, self.static_figure())
-
-    def _ipython_display_(self) -> None:
-        self.show()
