@@ -14,7 +14,6 @@ import io
 import os
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 from IPython.display import HTML
 from PIL import Image
@@ -150,6 +149,13 @@ def save_mp4(videos, path: str | os.PathLike, *, fps: float = 8, scale: int = 1)
     frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
     height, width = frames.shape[1:3]
     path = Path(path)
+    # Imported here, not at the top: the ffmpeg binary is only needed to write MP4 files, and a
+    # machine without it (a minimal GPU image, say) can still run every chapter.
+    try:
+        import imageio_ffmpeg
+    except ImportError as error:
+        raise ImportError("save_mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg); "
+                          "save_gif works without it") from error
     with atomic_path(path) as tmp:
         writer = imageio_ffmpeg.write_frames(
             str(tmp),
