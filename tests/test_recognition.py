@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tinyvdm.data.bouncing_shapes import BouncingShapes, BouncingShapesConfig
-from tinyvdm.metrics.recognition import JUNK_KINDS, ObjectJudge, junk_clips, recognition_report
+from tinyvdm.metrics.recognition import JUNK_KINDS, JudgeNet, ObjectJudge, junk_clips, recognition_report
 
 CONFIG = BouncingShapesConfig(frames=2, size=16, colours=("red", "blue"), shapes=("circle", "square"))
 
@@ -50,6 +50,8 @@ def test_bad_inputs_are_named(judge):
         recognition_report(judge, torch.zeros(2, 2, 3, 16, 16), 1.5)
     with pytest.raises(ValueError, match="one object"):
         ObjectJudge(judge.model, BouncingShapesConfig(max_objects=2))
+    with pytest.raises(ValueError, match="multiple of 4"):
+        JudgeNet(5, width=6)
 
 
 def test_fit_is_the_same_whatever_the_global_random_state():
@@ -61,3 +63,15 @@ def test_fit_is_the_same_whatever_the_global_random_state():
         fitted = ObjectJudge.fit(CONFIG, clips=64, steps=2, seed=3, held_out=4)
         weights.append(torch.cat([p.detach().flatten() for p in fitted.model.parameters()]))
     assert torch.equal(weights[0], weights[1])
+
+
+def test_fit_names_shapes_whatever_the_seed():
+    # Without a norm after each convolution the recipe was a lottery over seeds: at 300 steps on
+    # the chapters' data seed 0 named 99% of held-out shapes but seeds 1 and 2 only 68% and 65%.
+    # Here, at 32 px and a 40-step budget, seed 1 named 52% of shapes and rejected 35% of junk
+    # with the old network, and 95% / 99% with the GroupNorm one (seeds 1-3 all above 85%).
+    config = BouncingShapesConfig(frames=1, size=32, colours=("red", "blue"), shapes=("circle", "square"))
+    fitted = ObjectJudge.fit(config, clips=256, steps=40, seed=1, held_out=128)
+    assert fitted.held_out_accuracy["shape"] > 0.8
+    assert fitted.held_out_accuracy["colour"] > 0.95
+    assert fitted.held_out_accuracy["junk_rejected"] > 0.9

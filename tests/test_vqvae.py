@@ -9,6 +9,7 @@ from tinyvdm.models.vqvae import (
     VQVAE_CONFIGS,
     VectorQuantizer,
     VQVAEConfig,
+    background_tokens,
     foreground_mask,
     perplexity,
     squared_distances,
@@ -247,3 +248,56 @@ def test_weighted_reconstruction_error_against_a_hand_computed_weighted_mean():
         weighted_reconstruction_error(recon[:, :, :2], x, 2.0)
     with pytest.raises(ValueError, match=r"\(b, t, c, h, w\)"):
         foreground_mask(torch.zeros(3, 4, 4))
+
+
+def test_background_tokens_match_a_pixel_by_pixel_count():
+    x = torch.full((1, 4, 3, 16, 16), -1.0)
+    x[0, 0, 0, 5, 9] = 1.0  # one object pixel in frame 0, token (row 1, column 2) of a 4 x 4 grid
+    x[0, 3, :, 12:14, 0:6] = 0.5  # frame 3: a bar across tokens (3, 0) and (3, 1)
+    expected = torch.ones(1, 4, 4, 4, dtype=torch.bool)
+    expected[0, 0, 1, 2] = False
+    expected[0, 3, 3, 0] = expected[0, 3, 3, 1] = False
+    assert torch.equal(background_tokens(x, 1, 4), expected)
+    # Two frames per token: a token is foreground when either of its frames is.
+    assert torch.equal(background_tokens(x, 2, 4), expected.view(1, 2, 2, 4, 4).all(dim=2))
+    # On real clips: a token is background exactly when no pixel of its block is foreground.
+    real = clips(n=3)
+    blocks = foreground_mask(real).float()[:, :, 0]  # (b, t, h, w)
+    counts = F.avg_pool2d(blocks.flatten(0, 1), 4).view(3, 4, 4, 4)
+    assert torch.equal(background_tokens(real, 1, 4), counts == 0)
+    with pytest.raises(ValueError, match="do not split"):
+        background_tokens(x, 3, 4)
+
+
+def test_background_code_writes_code_zero_on_empty_tokens_only():
+    x = clips(n=4)
+    model = tiny(background_code=True)
+    generator = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(3):  # training moves the other codes; code 0 stays the zero vector
+        loss, _ = vqvae_loss(model, x, generator)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert torch.equal(model.quantizer.embedding[0], torch.zeros(4))
+    assert model.quantizer.embedding[1:].abs().sum() > 0
+    tokens = model.encode_to_indices(x)
+    background = background_tokens(x, 1, 4)
+    assert 0.5 < background.float().mean() < 1  # mostly empty, as bouncing shapes are
+    assert torch.equal(tokens == 0, background)  # code 0 exactly where the block is empty
+    model.eval()
+    _, out = model(x)
+    assert torch.equal(out.indices, tokens)
+    # Empty tokens are the fixed code: the encoder gets no gradient from them.
+    z = torch.randn(2, 3, 4, requires_grad=True)
+    mask = torch.tensor([[True, False, True], [False, False, True]])
+    out = model.quantizer(z, background=mask)
+    assert torch.equal(out.indices[mask], torch.zeros(3, dtype=torch.long)) and (out.indices[~mask] > 0).all()
+    out.quantized.sum().backward()
+    assert torch.equal(z.grad[mask], torch.zeros(3, 4)) and torch.equal(z.grad[~mask], torch.ones(3, 4))
+    with pytest.raises(ValueError, match="background must be a bool tensor of shape"):
+        model.quantizer(z, background=mask[:, :2])
+    with pytest.raises(ValueError, match="background_code=True"):
+        tiny().quantizer(z, background=mask)
+    # Without background_code nothing changes: code 0 is an ordinary code.
+    assert tiny().background_mask(x) is None

@@ -9,8 +9,9 @@ too strict to say anything about. The judge answers two questions for a batch of
 - **coverage**: of the dataset's (shape, colour) classes, how many the recognised clips reach, and
   the entropy of their histogram; a generator that collapsed onto a few modes covers few classes.
 
-The network (:class:`JudgeNet`) looks at each frame on its own, with a global max-pool so that
-the object's place does not matter, and has one joint class per (shape, colour) pair plus a
+The network (:class:`JudgeNet`) looks at each frame on its own, with a GroupNorm after every
+convolution (without it, whether the judge learned shapes depended on its seed), a global max-pool
+so that the object's place does not matter, and has one joint class per (shape, colour) pair plus a
 **reject** class; a clip's probabilities are the mean of its frames', so an object that changes
 shape or colour half-way loses confidence. (Chapter 00's
 :class:`~tinyvdm.models.classifier.ClipClassifier` keeps positions on purpose, for motion; as a
@@ -52,11 +53,19 @@ class JudgeNet(nn.Module):
         super().__init__()
         if classes < 2:
             raise ValueError(f"classes must be at least 2, got {classes}")
+        if width < 4 or width % 4:
+            raise ValueError(f"width must be a positive multiple of 4 (GroupNorm(4, .)), got {width}")
+        # A GroupNorm after every convolution: without it the recipe was a lottery over seeds.
+        # After 300 steps held-out shape accuracy was 99% for seed 0 but 68% and 65% for seeds 1
+        # and 2 (real clips recognised at 0.8: 78%, 14%, 10%): some initialisations learn colour
+        # at once and shape hardly at all. Normalising each layer's activations keeps every
+        # channel's scale in the same range whatever the initial weights, and with it each of
+        # seeds 0, 1, 2 recognised 256 of 256 real clips and rejected all the junk, at the same cost.
         self.convs = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.SiLU(),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.SiLU(),
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(),
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(3, width, 3, padding=1), nn.GroupNorm(4, width), nn.SiLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.GroupNorm(4, 2 * width), nn.SiLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.GroupNorm(4, 2 * width), nn.SiLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.GroupNorm(4, 2 * width), nn.SiLU(),
         )
         # One stride-2 step only: at a quarter of 32 pixels a shape of radius 3-4 px is one or two
         # cells, and triangles and squares become indistinguishable (shape accuracy 72% vs 98%).

@@ -26,6 +26,11 @@ On clips that are mostly plain background, plain MSE rewards a tokenizer that dr
 as a dim blob in the right place; :func:`weighted_reconstruction_error` (``foreground_weight`` in
 the config) counts the error on object pixels more, so their colour and outline earn codes.
 
+With ``background_code=True`` code 0 is reserved for empty background: a token whose pixels hold
+no foreground pixel (:func:`background_tokens`) is written as code 0, a vector fixed at zero, and
+every other token picks among codes ``1 .. K-1``. On clips that are mostly plain background the
+token grid is then mostly one symbol, so a transformer over the tokens has far less to predict.
+
 The encoder and decoder are the video VAE's (:mod:`tinyvdm.models.vae`): factorised 2-D
 space + 1-D time convolutions, 4x spatial downsampling with the default three levels.
 """
@@ -43,6 +48,10 @@ from torch import nn
 from tinyvdm.models.vae import VideoDecoder, VideoEncoder, _check_architecture, check_video, video_from_batch
 
 CODEBOOK_KINDS = ("ema", "learned")
+
+
+def _describe(x) -> str:
+    return f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 def squared_distances(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -100,12 +109,18 @@ class VectorQuantizer(nn.Module):
     :meth:`forward`. The first training call initialises the whole codebook from its inputs, so the
     codes start where the encoder's outputs are rather than at an arbitrary scale.
 
+    ``background_code=True`` reserves code 0: it stays the zero vector (no EMA update, no
+    gradient, no restart), :meth:`nearest` never picks it, and :meth:`forward` writes it exactly at
+    the positions its ``background`` mask marks (those vectors get no gradient and do not move the
+    codebook).
+
     Buffers change in training mode only, once per :meth:`forward`. Under torchrun, DDP broadcasts
     rank 0's buffers at every forward, so the EMA codebook follows rank 0's statistics.
     """
 
     def __init__(self, codebook_size: int, dim: int, beta: float = 0.25, codebook: str = "ema",
-                 decay: float = 0.99, epsilon: float = 1e-5, restart_after: int | None = 20):
+                 decay: float = 0.99, epsilon: float = 1e-5, restart_after: int | None = 20,
+                 background_code: bool = False):
         super().__init__()
         if codebook_size < 2 or dim < 1:
             raise ValueError(f"codebook_size must be >= 2 and dim >= 1, got {codebook_size} and {dim}")
@@ -116,7 +131,10 @@ class VectorQuantizer(nn.Module):
         if restart_after is not None and (not isinstance(restart_after, int) or restart_after < 1):
             raise ValueError(f"restart_after must be None or an int >= 1, got {restart_after!r}")
         self.codebook_size, self.dim, self.beta = codebook_size, dim, beta
+        if not isinstance(background_code, bool):
+            raise ValueError(f"background_code must be a bool, got {background_code!r}")
         self.kind, self.decay, self.epsilon, self.restart_after = codebook, decay, epsilon, restart_after
+        self.background_code = background_code
         # Uniform in +-1/k, as in the VQ-VAE reference code; replaced by data on the first training call.
         initial = torch.empty(codebook_size, dim).uniform_(-1 / codebook_size, 1 / codebook_size)
         if codebook == "learned":
@@ -129,12 +147,16 @@ class VectorQuantizer(nn.Module):
             self.register_buffer("embed_sum", initial.clone())
         self.register_buffer("unused_steps", torch.zeros(codebook_size, dtype=torch.long))
         self.register_buffer("initialized", torch.tensor(False))
+        self._fix_background_code()
 
     def nearest(self, vectors: torch.Tensor) -> torch.Tensor:
         """The index of the nearest code of each vector: ``(n, d)`` -> ``(n,)`` int64."""
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"vectors must have shape (n, {self.dim}), got {tuple(vectors.shape)}")
-        return squared_distances(vectors.float(), self.embedding.float()).argmin(dim=1)
+        distances = squared_distances(vectors.float(), self.embedding.float())
+        if self.background_code:
+            distances[:, 0] = float("inf")  # code 0 is written by the background mask only
+        return distances.argmin(dim=1)
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
         """The codes of ``indices`` ``(...)`` int64: ``(..., d)``."""
@@ -159,6 +181,17 @@ class VectorQuantizer(nn.Module):
         if self.kind == "ema":
             self.cluster_size[which] = 1.0
             self.embed_sum[which] = codes
+
+    @torch.no_grad()
+    def _fix_background_code(self):
+        """Put the reserved code 0 back at the zero vector (a no-op without ``background_code``)."""
+        if not self.background_code:
+            return
+        self.embedding.data[0] = 0.0
+        self.unused_steps[0] = 0
+        if self.kind == "ema":
+            self.cluster_size[0] = 1.0
+            self.embed_sum[0] = 0.0
 
     @torch.no_grad()
     def _ema_update(self, vectors: torch.Tensor, indices: torch.Tensor, counts: torch.Tensor):
@@ -186,36 +219,61 @@ class VectorQuantizer(nn.Module):
         self.unused_steps[dead] = 0
         return len(dead)
 
-    def forward(self, z: torch.Tensor, generator: torch.Generator | None = None) -> QuantizerOutput:
-        """Quantise ``z`` ``(..., d)``; in training mode also update the codebook (EMA, restarts)."""
+    def forward(self, z: torch.Tensor, generator: torch.Generator | None = None,
+                background: torch.Tensor | None = None) -> QuantizerOutput:
+        """Quantise ``z`` ``(..., d)``; in training mode also update the codebook (EMA, restarts).
+
+        ``background`` ``(...)`` bool (only with ``background_code``): positions written as code 0.
+        """
         if not isinstance(z, torch.Tensor) or z.ndim < 2 or z.shape[-1] != self.dim:
             got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
             raise ValueError(f"z must have shape (..., {self.dim}), got {got}")
+        if background is not None:
+            if not self.background_code:
+                raise ValueError("a background mask needs a quantizer built with background_code=True")
+            if not isinstance(background, torch.Tensor) or background.dtype != torch.bool \
+                    or background.shape != z.shape[:-1]:
+                raise ValueError(f"background must be a bool tensor of shape {tuple(z.shape[:-1])}, got "
+                                 f"{_describe(background)}")
         vectors = z.reshape(-1, self.dim).float()  # (n, d)
-        if self.training and not bool(self.initialized):
+        keep = None if background is None else ~background.reshape(-1)  # (n,) vectors that pick a code
+        chosen = vectors if keep is None else vectors[keep]
+        if self.training and not bool(self.initialized) and len(chosen):
             with torch.no_grad():
                 self._set_codes(torch.arange(self.codebook_size, device=z.device),
-                                self._random_rows(vectors, self.codebook_size, generator))
+                                self._random_rows(chosen, self.codebook_size, generator))
+                self._fix_background_code()
                 self.initialized.fill_(True)
         indices = self.nearest(vectors.detach())  # (n,)
+        if keep is not None:
+            indices = indices.masked_fill(~keep, 0)
         codes = F.embedding(indices, self.embedding).float()  # (n, d)
-        commitment = F.mse_loss(vectors, codes.detach())
-        if self.kind == "learned":
-            codebook_loss = F.mse_loss(codes, vectors.detach())
+        # The losses and the codebook's statistics count only vectors that chose their code.
+        chosen_codes = codes if keep is None else codes[keep]
+        zero = torch.zeros((), device=z.device)
+        commitment = F.mse_loss(chosen, chosen_codes.detach()) if len(chosen) else zero
+        if self.kind == "learned" and len(chosen):
+            codebook_loss = F.mse_loss(chosen_codes, chosen.detach())
         else:
-            codebook_loss = torch.zeros((), device=z.device)
+            codebook_loss = zero
         with torch.no_grad():
             counts = torch.bincount(indices, minlength=self.codebook_size)
             usage = (counts > 0).float().mean()
             batch_perplexity = perplexity(indices, self.codebook_size)
         restarted = 0
-        if self.training:
+        if self.training and len(chosen):
+            chosen_indices = indices if keep is None else indices[keep]
+            chosen_counts = counts if keep is None else torch.bincount(chosen_indices, minlength=self.codebook_size)
             if self.kind == "ema":
-                self._ema_update(vectors.detach(), indices, counts)
-            restarted = self._restart_dead_codes(vectors, counts, generator)
+                self._ema_update(chosen.detach(), chosen_indices, chosen_counts)
+            restarted = self._restart_dead_codes(chosen, chosen_counts, generator)
+            self._fix_background_code()
         # Straight-through: the forward value is the code, the backward pass treats
         # quantisation as the identity, so d loss / d z = d loss / d quantized.
         quantized = vectors + (codes - vectors).detach()
+        if keep is not None:
+            # Background positions are the fixed code, whatever the encoder said: no gradient to it.
+            quantized = torch.where(keep[:, None], quantized, codes.detach())
         return QuantizerOutput(
             quantized=quantized.to(z.dtype).reshape(z.shape),
             indices=indices.reshape(z.shape[:-1]),
@@ -238,7 +296,8 @@ class VQVAEConfig:
     ``ema_decay`` and ``ema_epsilon`` tune the EMA; ``restart_after`` the training steps a code may
     go unused before it is restarted (``None``: never). ``foreground_weight`` weights the
     reconstruction error of foreground pixels (see :func:`foreground_mask`) that many times more
-    than the background's in :func:`vqvae_loss` (1: plain MSE).
+    than the background's in :func:`vqvae_loss` (1: plain MSE). ``background_code`` reserves code
+    0 for tokens with no foreground pixel (see :func:`background_tokens`).
     """
 
     in_channels: int = 3
@@ -256,6 +315,7 @@ class VQVAEConfig:
     ema_epsilon: float = 1e-5
     restart_after: int | None = 20
     foreground_weight: float = 1.0
+    background_code: bool = False
 
     def __post_init__(self):
         self.channel_mults = tuple(self.channel_mults)
@@ -268,6 +328,8 @@ class VQVAEConfig:
                              f"and {self.embedding_dim}")
         if not isinstance(self.foreground_weight, (int, float)) or self.foreground_weight < 1:
             raise ValueError(f"foreground_weight must be a number >= 1, got {self.foreground_weight!r}")
+        if not isinstance(self.background_code, bool):
+            raise ValueError(f"background_code must be a bool, got {self.background_code!r}")
 
     @property
     def spatial_downsample(self) -> int:
@@ -310,7 +372,8 @@ class VQVAE(nn.Module):
         self.encoder = VideoEncoder(config.in_channels, config.embedding_dim, **arch)
         self.quantizer = VectorQuantizer(config.codebook_size, config.embedding_dim, beta=config.beta,
                                          codebook=config.codebook, decay=config.ema_decay,
-                                         epsilon=config.ema_epsilon, restart_after=config.restart_after)
+                                         epsilon=config.ema_epsilon, restart_after=config.restart_after,
+                                         background_code=config.background_code)
         self.decoder = VideoDecoder(config.embedding_dim, config.in_channels, **arch)
 
     @classmethod
@@ -335,15 +398,26 @@ class VQVAE(nn.Module):
         check_video(x, c.in_channels, c.spatial_downsample, c.temporal_downsample)
         return self.encoder(x)
 
-    def quantize(self, z_e: torch.Tensor, generator: torch.Generator | None = None) -> QuantizerOutput:
-        """Quantise ``z_e`` ``(b, t', d, h', w')``; the output's ``quantized`` has the same shape."""
-        out = self.quantizer(rearrange(z_e, "b t d h w -> b t h w d"), generator)
+    def quantize(self, z_e: torch.Tensor, generator: torch.Generator | None = None,
+                 background: torch.Tensor | None = None) -> QuantizerOutput:
+        """Quantise ``z_e`` ``(b, t', d, h', w')``; the output's ``quantized`` has the same shape.
+
+        ``background`` ``(b, t', h', w')`` bool: tokens written as the reserved code 0
+        (``background_code`` only; :meth:`forward` computes it from the clip).
+        """
+        out = self.quantizer(rearrange(z_e, "b t d h w -> b t h w d"), generator, background)
         return out._replace(quantized=rearrange(out.quantized, "b t h w d -> b t d h w"))
+
+    def background_mask(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The tokens of clips ``x`` that are empty background ``(b, t', h', w')``; ``None`` without ``background_code``."""
+        if not self.config.background_code:
+            return None
+        return background_tokens(x, self.config.temporal_downsample, self.config.spatial_downsample)
 
     def forward(self, x: torch.Tensor,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
         """``(reconstruction (b, t, c, h, w), QuantizerOutput)``."""
-        quantized = self.quantize(self.encode(x), generator)
+        quantized = self.quantize(self.encode(x), generator, self.background_mask(x))
         return self.decoder(quantized.quantized), quantized
 
     @torch.no_grad()
@@ -351,7 +425,9 @@ class VQVAE(nn.Module):
         """``x`` ``(b, t, c, h, w)`` -> tokens ``(b, t', h', w')`` int64 (no codebook update)."""
         z_e = rearrange(self.encode(x), "b t d h w -> b t h w d")
         b, t, h, w, d = z_e.shape
-        return self.quantizer.nearest(z_e.reshape(-1, d)).reshape(b, t, h, w)
+        indices = self.quantizer.nearest(z_e.reshape(-1, d)).reshape(b, t, h, w)
+        background = self.background_mask(x)
+        return indices if background is None else indices.masked_fill(background, 0)
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Tokens ``(b, t', h', w')`` int64 -> clips ``(b, t, c, h, w)``."""
@@ -384,6 +460,27 @@ def foreground_mask(x: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
     background = flat.median(dim=2).values  # (b, c)
     distance = (x.float() - background[:, None, :, None, None]).abs()  # (b, t, c, h, w)
     return distance.amax(dim=2, keepdim=True) > threshold
+
+
+def background_tokens(x: torch.Tensor, temporal_downsample: int, spatial_downsample: int,
+                      threshold: float = 0.1) -> torch.Tensor:
+    """Which tokens of clips ``x`` ``(b, t, c, h, w)`` cover no foreground pixel: ``(b, t', h', w')`` bool.
+
+    A token covers a block of ``temporal_downsample`` frames of ``spatial_downsample`` squared
+    pixels; it is background when none of them is foreground (:func:`foreground_mask`).
+    """
+    if not isinstance(temporal_downsample, int) or not isinstance(spatial_downsample, int) \
+            or temporal_downsample < 1 or spatial_downsample < 1:
+        raise ValueError(f"downsample factors must be positive ints, got {temporal_downsample!r} and "
+                         f"{spatial_downsample!r}")
+    mask = foreground_mask(x, threshold)  # (b, t, 1, h, w); checks x
+    _, t, _, h, w = mask.shape
+    if t % temporal_downsample or h % spatial_downsample or w % spatial_downsample:
+        raise ValueError(f"clips of {t} frames of {h} x {w} do not split into tokens of {temporal_downsample} "
+                         f"frames of {spatial_downsample} x {spatial_downsample}")
+    blocks = rearrange(mask, "b (t p) 1 (h s) (w r) -> b t h w (p s r)", p=temporal_downsample,
+                       s=spatial_downsample, r=spatial_downsample)
+    return ~blocks.any(dim=-1)
 
 
 def weighted_reconstruction_error(reconstruction: torch.Tensor, x: torch.Tensor,
