@@ -62,14 +62,14 @@ SIZES = dict(
     model=profile.pick(smoke="tiny", cpu="compact", gpu="compact"),
     patch_size=profile.pick(smoke=1, cpu=4, gpu=2),  # pixels folded into channels per side (space-to-depth)
     num_steps=profile.pick(smoke=20, cpu=1000, gpu=1000),  # T, the diffusion steps
-    steps_2d=profile.pick(smoke=6, cpu=600, gpu=4000),  # training steps of the frame-by-frame UNet
-    steps_video=profile.pick(smoke=6, cpu=1400, gpu=6000),  # then of the space-time UNet grown from it
+    steps_2d=profile.pick(smoke=6, cpu=500, gpu=4000),  # training steps of the frame-by-frame UNet
+    steps_video=profile.pick(smoke=6, cpu=800, gpu=6000),  # then of the space-time UNet grown from it
     batch_size=profile.pick(smoke=4, cpu=8, gpu=64),
     lr=profile.pick(smoke=1e-3, cpu=3e-3, gpu=1e-3),
     ema_decay=profile.pick(smoke=0.9, cpu=0.99, gpu=0.999),
     eval_clips=profile.pick(smoke=2, cpu=64, gpu=256),
-    sweep_clips=profile.pick(smoke=2, cpu=16, gpu=256),  # clips per sampler in the DDPM/DDIM table
-    ddpm_clips=profile.pick(smoke=1, cpu=2, gpu=64),
+    sweep_clips=profile.pick(smoke=2, cpu=8, gpu=256),  # clips per sampler in the DDPM/DDIM table
+    ddpm_clips=profile.pick(smoke=1, cpu=1, gpu=64),
     ddim_steps=profile.pick(smoke=(4, 2), cpu=(100, 50, 20, 10), gpu=(100, 50, 20, 10)),
     probe_steps=profile.pick(smoke=2, cpu=7, gpu=9),  # noise levels at which the two UNets are compared
     bench_steps=profile.pick(smoke=1, cpu=3, gpu=10),
@@ -492,9 +492,17 @@ else:
                f"a whole: one object, of one size and shape, moving at constant velocity through all {FRAMES} "
                f"frames; the checker's most frequent reasons: {reasons}. "
                "The scene checker is strict (one object's area may vary by at most 1.6x, and its colour and shape "
-               "may not change), and pixel-space diffusion on 8 x 32 x 32 clips needs many more steps than a "
-               "ten-minute CPU chapter affords to get every frame of a clip right: a practical reason real video "
-               "models denoise in a compressed latent space (chapter 12).")
+               "may not change). While preparing this chapter, other recipes within the same CPU budget did no "
+               "better (0 valid clips of 64 each, outside the notebook): temporal convolution instead of "
+               "attention, joint space-time attention at the coarsest level (`UNet(..., joint_levels=(-1,))`; at "
+               "every level, at twice the training time, objects kept their colour and size more often but jumped "
+               "about), batches of 16, a slower EMA (0.995), min-SNR loss weighting, and stochastic DDIM sampling "
+               "(eta = 1). In those samples the object drifts in colour (blue to cyan), "
+               "stays put and then jumps, or fades out: the network has learned what one frame looks like, and "
+               "a few thousand steps are not enough to learn that all eight frames show the same object on one "
+               "straight path. Pixel-space diffusion on 8 x 32 x 32 clips needs far more training than a "
+               "ten-minute CPU chapter affords (run the `gpu` profile): a practical reason real video models "
+               "denoise in a compressed latent space (chapter 12).")
 answer = f"""
 **Q11 — Which architecture? (the UNet part)** The workhorse denoiser is a UNet: residual
 convolution blocks that halve the resolution level by level, attention at the coarse levels,
@@ -531,4 +539,6 @@ if profile.name != "smoke":
     # Training must have made progress, and the samples must at least be clean single frames
     # (noise-only samples, like those of an eps-predicting network at this budget, score 0 here).
     assert np.mean(losses_video[-50:]) < 0.5 * np.mean(losses_2d[:10]), "the loss should have fallen"
-    assert scores_video["frames_ok"] >= 0.25, scores_video["frames_ok"]
+    assert scores_video["frames_ok"] >= 0.5, scores_video["frames_ok"]
+    # Longer training and the temporal layers together: more clean frames than frame by frame.
+    assert scores_video["frames_ok"] > scores_2d["frames_ok"], (scores_video["frames_ok"], scores_2d["frames_ok"])

@@ -34,6 +34,7 @@ from einops import rearrange, repeat
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from tinyvdm.nn.attention import VideoAttention
 from tinyvdm.nn.embeddings import TimestepEmbedder, timestep_embedding
 
 TEMPORAL_KINDS = ("attention", "conv", None)
@@ -65,6 +66,10 @@ class UNetConfig:
     frames: ``"attention"``, ``"conv"`` or ``None`` (a 2-D UNet applied frame by frame);
     ``temporal_levels`` restricts it to some levels (``None``: every level and the middle);
     ``temporal_heads`` and ``temporal_attention_impl`` tune temporal attention.
+    ``joint_levels`` lists levels (among those with a temporal layer) whose temporal layer is
+    *joint* space-time attention instead: every position of every frame of the clip reads every
+    other (:class:`JointAttention`), affordable at the coarsest levels, where a clip has few
+    positions. Empty by default (every temporal layer factorised).
     ``num_classes`` adds a class embedding with one extra row, the null class.
     """
 
@@ -81,6 +86,7 @@ class UNetConfig:
     # None: same as heads. With 1 head the plain path's matmuls read q, k, v in place (no
     # head-split copies): 104 vs 139 ms fwd+bwd for 4 heads over 64 frames of 32 ch at 32 px.
     temporal_heads: int | None = None
+    joint_levels: tuple[int, ...] = ()
     num_classes: int | None = None
     dropout: float = 0.0
     groups: int = 8
@@ -93,7 +99,7 @@ class UNetConfig:
         levels = len(self.channel_mults)
         if levels < 1 or any(m < 1 for m in self.channel_mults):
             raise ValueError(f"channel_mults must be a non-empty tuple of positive ints, got {self.channel_mults}")
-        for name in ("attention_levels", "temporal_levels"):
+        for name in ("attention_levels", "temporal_levels", "joint_levels"):
             chosen = getattr(self, name)
             if chosen is not None and any(not -levels <= i < levels for i in chosen):
                 raise ValueError(f"{name} must index the {levels} levels (-{levels} .. {levels - 1}), got {chosen}")
@@ -128,6 +134,14 @@ class UNetConfig:
         if self.temporal_levels is None:
             return True
         return level in self.temporal_levels or level - self.levels in self.temporal_levels
+
+    def temporal_kind(self, level: int) -> str | None:
+        """The temporal layer at ``level``: ``None``, ``temporal``, or ``"joint"`` for ``joint_levels``."""
+        if not self.has_temporal(level):
+            return None
+        if level in self.joint_levels or level - self.levels in self.joint_levels:
+            return "joint"
+        return self.temporal
 
 
 def _tiny() -> UNetConfig:
@@ -306,6 +320,40 @@ class TemporalConv(nn.Module):
         return (x5 + rearrange(out, "b d t h w -> b t d h w")).reshape(x.shape)  # ((b t), c, h, w), a view
 
 
+class JointAttention(nn.Module):
+    """Residual attention over all ``t h w`` positions of a clip at once (joint space-time attention).
+
+    ``x`` ``((b t), c, h, w)`` -> same shape. Where :class:`TemporalAttention` lets a pixel read
+    only its own position in the other frames, here a position reads every position of every
+    frame: an object that has moved to another cell is still in view, so the layer can keep one
+    object's colour, shape and path across the clip. It costs ``(t h w)^2`` scores per clip, so it
+    belongs at the coarse levels (8 frames of 4 x 4 positions: 128 tokens). The attention itself
+    is chapter 08's :class:`~tinyvdm.nn.attention.VideoAttention` with the ``"full"`` pattern; this
+    layer adds the normalisation, a sinusoidal code of the frame index (as TemporalAttention) and
+    the residual, with a zero output projection so that it starts as the identity.
+    """
+
+    def __init__(self, channels: int, heads: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+        self.attention = VideoAttention(channels, heads, pattern="full")
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        # Zero output projection: the layer is the identity at initialisation, so a space-time
+        # UNet grown from a 2-D one starts by computing exactly what the 2-D one does.
+        nn.init.zeros_(self.attention.proj.weight)
+        nn.init.zeros_(self.attention.proj.bias)
+
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        c = x.shape[1]
+        tokens = rearrange(x, "(b t) d h w -> b t h w d", t=frames)
+        position = timestep_embedding(torch.arange(frames, device=x.device), c)  # (t, d)
+        tokens = self.norm(tokens) + position[:, None, None].to(tokens.dtype)  # (b, t, h, w, d)
+        out = self.attention(tokens)  # (b, t, h, w, d)
+        return x + rearrange(out, "b t h w d -> (b t) d h w")
+
+
 class Downsample(nn.Module):
     """Halve ``h`` and ``w`` with a stride-2 3x3 convolution: ``(n, c, h, w)`` -> ``(n, c, h/2, w/2)``."""
 
@@ -344,6 +392,8 @@ class SpaceTimeBlock(nn.Module):
                                               config.temporal_attention_impl)
         elif temporal == "conv":
             self.temporal = TemporalConv(out_channels, config.groups)
+        elif temporal == "joint":
+            self.temporal = JointAttention(out_channels, config.temporal_heads or config.heads)
         else:
             self.temporal = None
 
@@ -380,7 +430,7 @@ class UNet(nn.Module):
         for level, mult in enumerate(config.channel_mults):
             for _ in range(config.num_res_blocks):
                 self.down.append(SpaceTimeBlock(channels, mult * base, emb_dim, config, config.has_attention(level),
-                                                config.temporal if config.has_temporal(level) else None))
+                                                config.temporal_kind(level)))
                 channels = mult * base
                 skip_channels.append(channels)
             if level < config.levels - 1:
@@ -390,7 +440,7 @@ class UNet(nn.Module):
         lowest = config.levels - 1
         self.middle = nn.ModuleList([
             SpaceTimeBlock(channels, channels, emb_dim, config, config.has_attention(lowest),
-                           config.temporal if config.has_temporal(lowest) else None),
+                           config.temporal_kind(lowest)),
             SpaceTimeBlock(channels, channels, emb_dim, config, attention=False, temporal=None),
         ])
 
@@ -400,7 +450,7 @@ class UNet(nn.Module):
             for _ in range(config.num_res_blocks + 1):
                 self.up.append(SpaceTimeBlock(channels + skip_channels.pop(), mult * base, emb_dim, config,
                                               config.has_attention(level),
-                                              config.temporal if config.has_temporal(level) else None))
+                                              config.temporal_kind(level)))
                 channels = mult * base
             if level > 0:
                 self.up.append(Upsample(channels))
