@@ -63,6 +63,7 @@ from tinyvdm.models.gan import (
     fit_gan,
     gan_config,
     generator_loss,
+    instability,
 )
 from tinyvdm.models.unet import UNet
 from tinyvdm.models.vae import VideoVAE
@@ -220,7 +221,7 @@ window = max(1, SIZES["snapshot_every"])
 loss_at = np.array([g_loss[max(0, s - window):s].mean() if s > 0 else g_loss[0] for s in run.snapshot_steps])
 loss_rate_corr = float(np.corrcoef(loss_at, ema_rates)[0, 1]) if ema_rates.std() > 0 and loss_at.std() > 0 else 0.0
 swings = int(np.sum(np.abs(np.diff(ema_rates)) >= 0.2))  # snapshot-to-snapshot jumps of 20 points or more
-spikes = int(np.sum(d_loss > np.median(d_loss) * 3))
+spikes = instability(run).spikes  # steps where D's loss passed 3x its median (chapter 04 uses the same measures)
 # Mode hopping: the commonest recognised (shape, colour) class of each EMA snapshot with enough recognised clips.
 commonest = []
 for step, report in zip(run.snapshot_steps, ema_reports):

@@ -54,11 +54,12 @@ from tinyvdm.data.bouncing_shapes import BouncingShapesConfig
 from tinyvdm.metrics.recognition import ObjectJudge, recognition_report
 from tinyvdm.metrics.sharpness import gradient_energy, pairwise_distance
 from tinyvdm.models.gan import (
+    Instability,
     VideoDiscriminator,
     VideoGenerator,
+    fit_gan,
     gan_config,
-    gan_step,
-    make_optimizers,
+    instability,
     r1_penalty,
 )
 from tinyvdm.models.vae import VideoVAE, active_units, free_bits_kl, kl_weight, posterior_means, vae_loss
@@ -185,26 +186,24 @@ print(f"VAE: {SIZES['vae_steps']} steps of {SIZES['vae_batch']} clips in {vae_se
 
 
 # %%
+# The GAN's real clips: as many as its steps consume (at most 4096, about 400 MB, on the gpu
+# profile), drawn from with replacement by the training loop.
+gan_pool = data.batch(range(min(SIZES["gan_steps"] * SIZES["gan_batch"], 4096)))["video"]
+
+
 def train_gan(config, steps, seed=0):
-    """Chapter 03's GAN trained for ``steps``; returns (generator, seconds, history, snapshots)."""
+    """Chapter 03's GAN, trained by the library's loop (`fit_gan`) for ``steps``.
+
+    Returns (generator, seconds, history as arrays, {step: snapshot clips}). Every arm draws its
+    batches from the same pool of real clips with the same seed, so the three GAN runs below see
+    the same data in the same order and differ only in their recipe.
+    """
     seed_everything(seed)
     generator, discriminator = VideoGenerator(config).to(profile.device), VideoDiscriminator(config).to(profile.device)
-    opt_g, opt_d = make_optimizers(generator, discriminator, config)
-    z_generator = torch.Generator(device=profile.device).manual_seed(seed)
-    batch, history, snapshots = SIZES["gan_batch"], [], {}
-    snap_at = set(np.linspace(1, steps, SIZES["snapshots"]).round().astype(int).tolist())
-    fixed_z = torch.randn(4, config.z_dim, generator=torch.Generator().manual_seed(123)).to(profile.device)
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        x = data.batch(range(step * batch, (step + 1) * batch))["video"].to(profile.device)
-        history.append(gan_step(generator, discriminator, opt_g, opt_d, x, z_generator, config))
-        if step in snap_at:
-            generator.eval()
-            with torch.no_grad():
-                snapshots[step] = generator(fixed_z).float().cpu()
-            generator.train()
-    seconds = time.perf_counter() - start
-    return generator.eval(), seconds, {k: np.array([h[k] for h in history]) for k in history[0]}, snapshots
+    run = fit_gan(generator, discriminator, gan_pool, steps, batch_size=SIZES["gan_batch"], seed=seed,
+                  snapshot_every=max(1, steps // (SIZES["snapshots"] - 1)), snapshot_clips=4)
+    history = {key: np.array(run.series(key)) for key in run.history[0]}
+    return generator.eval(), run.seconds, history, dict(zip(run.snapshot_steps, run.snapshots))
 
 
 @torch.no_grad()
@@ -360,29 +359,21 @@ r1_gan, r1_seconds, r1_history, r1_snaps = train_gan(WITH_R1, SIZES["gan_steps"]
 r1_result = describe(gan_samples(r1_gan, SIZES["eval_clips"]))
 
 
-def swing(history):
-    """Oscillation: the standard deviation of D's loss over all of training."""
-    return float(history["d_loss"].std())
-
-
-def peak(history):
-    """The highest D loss seen: a spike is a step where D was suddenly and badly fooled."""
-    return float(history["d_loss"].max())
-
-
-def gap(history):
-    """The largest |D(real) - D(fake)| logit gap seen: a discriminator that runs away grows it."""
-    return float(np.abs(history["d_real"] - history["d_fake"]).max())
+# The measures of an unsteady game, one number each, from the library (chapter 03 counts spikes the
+# same way):
+print(inspect.getsource(Instability).split('"""')[1])
+wild_shaky, r1_shaky, stable_shaky = instability(wild_history), instability(r1_history), instability(gan_history)
 
 
 gan_runs = {"without": (wild_history, wild_result, wild_seconds, wild_snaps),
             "with R1": (r1_history, r1_result, r1_seconds, r1_snaps),
             "with spectral norm + TTUR": (gan_history, gan_result, gan_seconds, gan_snaps)}
+shaky = {"without": wild_shaky, "with R1": r1_shaky, "with spectral norm + TTUR": stable_shaky}
 table = ("| GAN | D-loss swing (std) | highest D loss | largest logit gap | sharpness | diversity | recognised | "
          "colour recognised | classes covered | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n")
 for name, (history, result, seconds, _) in gan_runs.items():
-    report = result["report"]
-    table += (f"| {name} | {swing(history):.3f} | {peak(history):.1f} | {gap(history):.1f} | {result['sharpness']:.2f} | "
+    report, measures = result["report"], shaky[name]
+    table += (f"| {name} | {measures.swing:.3f} | {measures.peak:.1f} | {measures.gap:.1f} | {result['sharpness']:.2f} | "
               f"{result['diversity']:.2f} | {report.rate:.0%} | {report.colour_rate:.0%} | {report.coverage:.0%} | "
               f"{seconds:.0f} |\n")
 display(Markdown(table))
@@ -462,17 +453,16 @@ annealing_sentence = (
         f", no more than the constant weight's {c['active']}: once the weight reaches 1 the same objective pulls the "
         "code back to the prior, so annealing only delays collapse when collapse is the optimum of the loss."))
 stable_report, wild_report, r1_report = gan_result["report"], wild_result["report"], r1_result["report"]
-arms = {"without": wild_history, "with R1": r1_history, "with spectral norm + TTUR": gan_history}
-arm_numbers = "; ".join(f"{name}: swing {swing(h):.2f}, highest D loss {peak(h):.1f}, largest logit gap {gap(h):.1f}"
-                        for name, h in arms.items())
-calmest = min(arms, key=lambda name: peak(arms[name]))
-r1_helps = peak(r1_history) < 0.7 * peak(wild_history) and gap(r1_history) < 0.7 * gap(wild_history)
+arm_numbers = "; ".join(f"{name}: swing {m.swing:.2f}, highest D loss {m.peak:.1f}, largest logit gap {m.gap:.1f}"
+                        for name, m in shaky.items())
+calmest = min(shaky, key=lambda name: shaky[name].peak)
+r1_helps = r1_shaky.peak < 0.7 * wild_shaky.peak and r1_shaky.gap < 0.7 * wild_shaky.gap
 gan_sentence = (
     f"Three runs of {SIZES['gan_steps']} steps on the same clips, one seed each, so read the spikes as "
     f"one example of each recipe, not an average ({arm_numbers}). Without stabilisers the "
-    f"discriminator's loss spikes to {peak(wild_history):.1f} ({peak(wild_history) / peak(gan_history):.1f}x the "
-    f"highest value with spectral norm + TTUR) and its logits run {gap(wild_history):.1f} apart "
-    f"({gap(wild_history) / gap(gan_history):.1f}x). Adding only the R1 penalty (gamma {R1_GAMMA:g}) to the "
+    f"discriminator's loss spikes to {wild_shaky.peak:.1f} ({wild_shaky.peak / stable_shaky.peak:.1f}x the "
+    f"highest value with spectral norm + TTUR) and its logits run {wild_shaky.gap:.1f} apart "
+    f"({wild_shaky.gap / stable_shaky.gap:.1f}x). Adding only the R1 penalty (gamma {R1_GAMMA:g}) to the "
     f"unstable recipe "
     + ("lowers both the spike and the gap: a discriminator that may not be steep around the data cannot run "
        "as far from the generator, even at the learning rates and momentum that broke the first run"
@@ -533,8 +523,8 @@ if not profile.is_smoke:
     assert real_report.rate >= 0.9, f"the judge should recognise real clips: {real_report.summary()}"
     assert vae_recon["sharpness"] < 0.8, "even a squared-error VAE's reconstructions should be blurred"
     assert np.isfinite(gan_history["d_loss"]).all()
-    assert peak(wild_history) > 2 * peak(gan_history), "without stabilisers D's loss should spike far higher"
-    assert gap(wild_history) > 2 * gap(gan_history), "without stabilisers D's logits should run away"
+    assert wild_shaky.peak > 2 * stable_shaky.peak, "without stabilisers D's loss should spike far higher"
+    assert wild_shaky.gap > 2 * stable_shaky.gap, "without stabilisers D's logits should run away"
     assert r1_history["r1"].mean() > 0, "the R1 arm must actually pay the penalty"
 
 # %% [markdown]

@@ -311,3 +311,37 @@ def test_spectral_norm_step_matches_torch_parametrization():
     assert abs(float(sigma) - float(torch.linalg.matrix_norm(raw.reshape(5, -1), ord=2))) < 1e-4
     with pytest.raises(ValueError, match=r"v must have shape \(81,\)"):
         spectral_norm_step(raw, torch.ones(5))
+
+
+# --- instability -----------------------------------------------------------------------------
+from tinyvdm.models.gan import Instability, instability  # noqa: E402
+
+
+def test_instability_measures_written_out_by_hand():
+    d_loss = [1.0, 1.2, 0.9, 5.0, 1.1]  # median 1.1: only 5.0 is above 3x
+    d_real = [0.5, 0.4, 2.0, 0.1, 0.3]
+    d_fake = [-0.5, -0.2, -1.5, 0.2, -0.4]
+    history = [dict(d_loss=a, d_real=b, d_fake=c, g_loss=0.0, r1=0.0) for a, b, c in zip(d_loss, d_real, d_fake)]
+    result = instability(history)
+    assert result == instability({"d_loss": d_loss, "d_real": d_real, "d_fake": d_fake})
+    assert result.spikes == 1
+    assert result.peak == 5.0
+    assert result.gap == pytest.approx(3.5)
+    mean = sum(d_loss) / 5
+    assert result.swing == pytest.approx((sum((x - mean) ** 2 for x in d_loss) / 5) ** 0.5)
+    assert instability(history, spike_factor=0.5).spikes == 5
+    assert isinstance(result, Instability)
+
+
+def test_instability_reads_a_gan_run_and_rejects_bad_input():
+    run = GANRun(history=[dict(d_loss=1.0, d_real=0.0, d_fake=0.0)] * 3, snapshot_steps=[], snapshots=[],
+                 diversity=[], seconds=0.0)
+    assert instability(run) == Instability(swing=0.0, peak=1.0, gap=0.0, spikes=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        instability([])
+    with pytest.raises(ValueError, match="lacks"):
+        instability({"d_loss": [1.0]})
+    with pytest.raises(ValueError, match="one length"):
+        instability({"d_loss": [1.0, 2.0], "d_real": [0.0], "d_fake": [0.0]})
+    with pytest.raises(TypeError, match="GANRun"):
+        instability(3.0)

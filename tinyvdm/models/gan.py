@@ -35,6 +35,7 @@ import time
 import copy
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -504,6 +505,50 @@ def fit_gan(generator: VideoGenerator, discriminator: VideoDiscriminator, videos
             snapshot(step)
     generator.eval()
     return run
+
+
+@dataclass(frozen=True)
+class Instability:
+    """How unsteady a GAN's training was, read off its discriminator (see :func:`instability`).
+
+    ``swing``: the standard deviation of ``D``'s loss over training (oscillation). ``peak``: its
+    highest value (a spike is a step where ``D`` was suddenly and badly fooled). ``gap``: the
+    largest ``|D(real) - D(fake)|`` mean-logit gap (a discriminator that runs away grows it).
+    ``spikes``: steps whose ``D`` loss exceeds ``spike_factor`` times its median.
+    """
+
+    swing: float
+    peak: float
+    gap: float
+    spikes: int
+
+
+def instability(history, spike_factor: float = 3.0) -> Instability:
+    """The :class:`Instability` of a run: a :class:`GANRun`, its ``history`` (a list of
+    :func:`gan_step` dicts) or a mapping of equal-length series with ``d_loss``, ``d_real`` and
+    ``d_fake``. One number per measure, so chapters 03 and 04 compare runs the same way.
+    """
+    if isinstance(history, GANRun):
+        history = history.history
+    if isinstance(history, (list, tuple)):
+        if not history or not all(isinstance(record, dict) for record in history):
+            raise ValueError("history must be a non-empty list of gan_step dicts")
+        history = {key: [record[key] for record in history] for key in history[0]}
+    if not hasattr(history, "keys"):
+        raise TypeError(f"history must be a GANRun, a list of gan_step dicts or a mapping of series, "
+                        f"got {type(history).__name__}")
+    missing = [key for key in ("d_loss", "d_real", "d_fake") if key not in history]
+    if missing:
+        raise ValueError(f"history lacks {missing}; it has {sorted(history)}")
+    d_loss, d_real, d_fake = (np.asarray(history[key], dtype=np.float64) for key in ("d_loss", "d_real", "d_fake"))
+    if d_loss.ndim != 1 or len(d_loss) == 0 or d_real.shape != d_loss.shape or d_fake.shape != d_loss.shape:
+        raise ValueError(f"d_loss, d_real and d_fake must be non-empty series of one length, got shapes "
+                         f"{d_loss.shape}, {d_real.shape}, {d_fake.shape}")
+    if not spike_factor > 0:
+        raise ValueError(f"spike_factor must be positive, got {spike_factor!r}")
+    return Instability(swing=float(d_loss.std()), peak=float(d_loss.max()),
+                       gap=float(np.abs(d_real - d_fake).max()),
+                       spikes=int(np.sum(d_loss > spike_factor * np.median(d_loss))))
 
 
 def spectral_norm_step(weight: torch.Tensor, v: torch.Tensor, eps: float = 1e-12
