@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from tinyvdm.checks import describe
 from tinyvdm.data.bouncing_shapes import COLOUR_NAMES, COLOURS, SHAPES
 from tinyvdm.metrics.sample_quality import rule_counts
 from tinyvdm.metrics.scene import BatchReport, SceneConfig, check_batch
@@ -40,7 +41,7 @@ def dominant_colour(videos: torch.Tensor, dark: float = 0.03) -> torch.Tensor:
     already shows the condition at work. A clip with no pixel above ``dark`` gets ``-1``.
     """
     if not isinstance(videos, torch.Tensor) or videos.ndim != 5 or videos.shape[2] != 3:
-        shape = tuple(videos.shape) if isinstance(videos, torch.Tensor) else type(videos).__name__
+        shape = describe(videos, dtype=False)
         raise ValueError(f"videos must be a tensor of shape (b, t, 3, h, w), got {shape}")
     u = ((videos.detach().float().cpu() + 1) / 2).clamp(0, 1).movedim(2, -1).reshape(videos.shape[0], -1, 3)
     palette = torch.tensor([COLOURS[name] for name in COLOUR_NAMES])  # (k, 3)
@@ -70,7 +71,7 @@ def _labels(name: str, labels, b: int, names: tuple[str, ...]) -> np.ndarray | N
     if labels is None:
         return None
     if not isinstance(labels, torch.Tensor) or labels.shape != (b,) or labels.dtype != torch.int64:
-        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        shape = describe(labels, dtype=False)
         raise ValueError(f"{name} must be None or an int64 tensor of shape (b,) = ({b},), got {shape}")
     if labels.numel() and not (0 <= int(labels.min()) and int(labels.max()) < len(names)):
         raise ValueError(f"{name} must be indices in 0..{len(names) - 1} of {names}, got {labels.tolist()}")
@@ -85,7 +86,7 @@ def class_fidelity(videos: torch.Tensor, colours: torch.Tensor | None = None, sh
     ``COLOUR_NAMES`` / ``SHAPES`` (``None``: that match is reported as NaN).
     """
     if not isinstance(videos, torch.Tensor) or videos.ndim != 5:
-        shape = tuple(videos.shape) if isinstance(videos, torch.Tensor) else type(videos).__name__
+        shape = describe(videos, dtype=False)
         raise ValueError(f"videos must be a tensor of shape (b, t, 3, h, w), got {shape}")
     b = videos.shape[0]
     wanted_colours = _labels("colours", colours, b, COLOUR_NAMES)
@@ -125,11 +126,11 @@ def class_effect(model, xt: torch.Tensor, timestep: torch.Tensor, labels: torch.
     ``xt`` ``(b, t, c, h, w)``, ``timestep`` and ``labels`` ``(b,)`` int64, ``null_label`` the null class.
     """
     if not isinstance(xt, torch.Tensor) or xt.ndim != 5:
-        shape = tuple(xt.shape) if isinstance(xt, torch.Tensor) else type(xt).__name__
+        shape = describe(xt, dtype=False)
         raise ValueError(f"xt must be a tensor of shape (b, t, c, h, w), got {shape}")
     for name, value in (("timestep", timestep), ("labels", labels)):
         if not isinstance(value, torch.Tensor) or value.shape != (xt.shape[0],) or value.dtype != torch.int64:
-            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            shape = describe(value, dtype=False)
             raise ValueError(f"{name} must be an int64 tensor of shape (b,) = ({xt.shape[0]},), got {shape}")
     if isinstance(null_label, bool) or not isinstance(null_label, int) or null_label < 0:
         raise ValueError(f"null_label must be a non-negative int, got {null_label!r}")

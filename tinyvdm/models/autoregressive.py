@@ -36,6 +36,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from tinyvdm.checks import describe
+
 
 @dataclass
 class ARConfig:
@@ -180,10 +182,6 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-def _describe(x) -> str:
-    return f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-
-
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw one token per row from ``logits`` ``(b, vocab)``: ``(b,)`` int64.
@@ -192,7 +190,7 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | N
     ``temperature=0`` takes the argmax; a small positive temperature approaches it.
     """
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"logits must be floating of shape (b, vocab), got {_describe(logits)}")
+        raise ValueError(f"logits must be floating of shape (b, vocab), got {describe(logits)}")
     if not isinstance(temperature, (int, float)) or temperature < 0:
         raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
     vocab = logits.shape[1]
@@ -212,7 +210,7 @@ def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k:
     argmax, a point mass, handled by :func:`sample_logits`).
     """
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"logits must be floating of shape (b, vocab), got {_describe(logits)}")
+        raise ValueError(f"logits must be floating of shape (b, vocab), got {describe(logits)}")
     if not isinstance(temperature, (int, float)) or temperature <= 0:
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
     vocab = logits.shape[1]
@@ -288,7 +286,7 @@ class ARTransformer(nn.Module):
     def _check_tokens(self, tokens: torch.Tensor, start: int) -> None:
         c = self.config
         if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.dtype != torch.long:
-            raise ValueError(f"tokens must be int64 of shape (b, n), got {_describe(tokens)}")
+            raise ValueError(f"tokens must be int64 of shape (b, n), got {describe(tokens)}")
         if tokens.numel() and (tokens.min() < 0 or tokens.max() > c.bos):
             raise ValueError(f"tokens must be in [0, {c.vocab_size}] ({c.bos} is BOS), got values in "
                              f"[{int(tokens.min())}, {int(tokens.max())}]")
@@ -335,7 +333,7 @@ class ARTransformer(nn.Module):
         """
         c = self.config
         if not isinstance(grids, torch.Tensor) or grids.ndim != 4 or grids.dtype != torch.long:
-            raise ValueError(f"grids must be int64 of shape (b, t, h, w), got {_describe(grids)}")
+            raise ValueError(f"grids must be int64 of shape (b, t, h, w), got {describe(grids)}")
         if grids.numel() and (grids.min() < 0 or grids.max() >= c.vocab_size):
             raise ValueError(f"grid tokens must be in [0, {c.vocab_size}), got values in "
                              f"[{int(grids.min())}, {int(grids.max())}]")
@@ -423,7 +421,7 @@ def frame_repeat_rate(grids: torch.Tensor) -> float:
     only by chance (``sum_k p_k^2`` for code frequencies ``p_k``).
     """
     if not isinstance(grids, torch.Tensor) or grids.ndim != 4 or grids.dtype != torch.long or grids.shape[1] < 2:
-        raise ValueError(f"grids must be int64 of shape (b, t, h, w) with t >= 2, got {_describe(grids)}")
+        raise ValueError(f"grids must be int64 of shape (b, t, h, w) with t >= 2, got {describe(grids)}")
     return (grids[:, 1:] == grids[:, :-1]).float().mean().item()
 
 

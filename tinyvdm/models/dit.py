@@ -308,8 +308,6 @@ class DiT(nn.Module):
             nn.init.zeros_(self.final.modulation[-1].bias)
             nn.init.zeros_(self.final.linear.weight)
             nn.init.zeros_(self.final.linear.bias)
-        if self.final_conv is not None:
-            nn.init.zeros_(self.final_conv.bias)
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> DiT:

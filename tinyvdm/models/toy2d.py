@@ -28,20 +28,17 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from tinyvdm.checks import describe
 from tinyvdm.data.base import check_int
 from tinyvdm.models.gan import LOSS_KINDS, adversarial_step
 from tinyvdm.models.vae import DiagonalGaussian, gaussian_nll
-
-
-def _describe(x) -> str:
-    return f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 def check_points(points: torch.Tensor, name: str = "points") -> None:
     """Raise ``ValueError`` unless ``points`` is a floating tensor of shape ``(b, 2)``."""
     if not isinstance(points, torch.Tensor) or points.ndim != 2 or points.shape[1] != 2 \
             or not points.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor of shape (b, 2), got {_describe(points)}")
+        raise ValueError(f"{name} must be a floating tensor of shape (b, 2), got {describe(points)}")
 
 
 def _check_generator(generator) -> None:
@@ -86,7 +83,7 @@ class ToyGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f"z must have shape (b, {self.z_dim}), got {_describe(z)}")
+            raise ValueError(f"z must have shape (b, {self.z_dim}), got {describe(z)}")
         return self.net(z)  # (b, 2)
 
     @torch.no_grad()
@@ -221,7 +218,7 @@ class ToyVAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latents ``(b, latent_dim)`` -> decoder means ``(b, 2)``."""
         if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (b, {self.latent_dim}), got {_describe(z)}")
+            raise ValueError(f"z must have shape (b, {self.latent_dim}), got {describe(z)}")
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
@@ -295,7 +292,7 @@ def from_tokens(tokens: torch.Tensor, grid: TokenGrid, generator: torch.Generato
     """
     if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.shape[1] != 2 \
             or tokens.is_floating_point() or tokens.dtype == torch.bool:
-        raise ValueError(f"tokens must be an integer tensor of shape (b, 2), got {_describe(tokens)}")
+        raise ValueError(f"tokens must be an integer tensor of shape (b, 2), got {describe(tokens)}")
     if tokens.numel() and (tokens.min() < 0 or tokens.max() >= grid.bins):
         raise ValueError(f"tokens must lie in 0..{grid.bins - 1}, got {tokens.min().item()}..{tokens.max().item()}")
     _check_generator(generator)
@@ -314,9 +311,9 @@ def sample_token(logits: torch.Tensor, uniform: torch.Tensor, temperature: float
     Given the uniforms the draw is a pure function, so it can be checked exactly.
     """
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"logits must be floating of shape (b, bins), got {_describe(logits)}")
+        raise ValueError(f"logits must be floating of shape (b, bins), got {describe(logits)}")
     if not isinstance(uniform, torch.Tensor) or uniform.shape != logits.shape[:1] or not uniform.is_floating_point():
-        raise ValueError(f"uniform must be floating of shape (b,) = ({logits.shape[0]},), got {_describe(uniform)}")
+        raise ValueError(f"uniform must be floating of shape (b,) = ({logits.shape[0]},), got {describe(uniform)}")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     cdf = torch.softmax(logits.float() / temperature, dim=1).cumsum(dim=1)  # (b, bins)
@@ -350,7 +347,7 @@ class ToyAutoregressive(nn.Module):
 
     def forward(self, inputs: torch.Tensor, start: int = 0) -> torch.Tensor:
         if not isinstance(inputs, torch.Tensor) or inputs.ndim != 2 or inputs.is_floating_point():
-            raise ValueError(f"inputs must be integer tokens of shape (b, n), got {_describe(inputs)}")
+            raise ValueError(f"inputs must be integer tokens of shape (b, n), got {describe(inputs)}")
         check_int("start", start, 0, 1)
         n = inputs.shape[1]
         if not 1 <= start + n <= 2:

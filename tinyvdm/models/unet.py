@@ -125,23 +125,23 @@ class UNetConfig:
     def levels(self) -> int:
         return len(self.channel_mults)
 
+    def _chosen(self, levels: tuple[int, ...], level: int) -> bool:
+        """Whether ``levels`` names ``level``, counting from the top (0, 1, ..) or the bottom (-1, -2, ..)."""
+        return level in levels or level - self.levels in levels
+
     def has_attention(self, level: int) -> bool:
-        return level in self.attention_levels or level - self.levels in self.attention_levels
+        return self._chosen(self.attention_levels, level)
 
     def has_temporal(self, level: int) -> bool:
         if self.temporal is None:
             return False
-        if self.temporal_levels is None:
-            return True
-        return level in self.temporal_levels or level - self.levels in self.temporal_levels
+        return self.temporal_levels is None or self._chosen(self.temporal_levels, level)
 
     def temporal_kind(self, level: int) -> str | None:
         """The temporal layer at ``level``: ``None``, ``temporal``, or ``"joint"`` for ``joint_levels``."""
         if not self.has_temporal(level):
             return None
-        if level in self.joint_levels or level - self.levels in self.joint_levels:
-            return "joint"
-        return self.temporal
+        return "joint" if self._chosen(self.joint_levels, level) else self.temporal
 
 
 def _tiny() -> UNetConfig:

@@ -45,13 +45,10 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from tinyvdm.checks import describe
 from tinyvdm.models.vae import VideoDecoder, VideoEncoder, _check_architecture, check_video, video_from_batch
 
 CODEBOOK_KINDS = ("ema", "learned")
-
-
-def _describe(x) -> str:
-    return f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 def squared_distances(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -226,15 +223,14 @@ class VectorQuantizer(nn.Module):
         ``background`` ``(...)`` bool (only with ``background_code``): positions written as code 0.
         """
         if not isinstance(z, torch.Tensor) or z.ndim < 2 or z.shape[-1] != self.dim:
-            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"z must have shape (..., {self.dim}), got {got}")
+            raise ValueError(f"z must have shape (..., {self.dim}), got {describe(z, dtype=False)}")
         if background is not None:
             if not self.background_code:
                 raise ValueError("a background mask needs a quantizer built with background_code=True")
             if not isinstance(background, torch.Tensor) or background.dtype != torch.bool \
                     or background.shape != z.shape[:-1]:
                 raise ValueError(f"background must be a bool tensor of shape {tuple(z.shape[:-1])}, got "
-                                 f"{_describe(background)}")
+                                 f"{describe(background)}")
         vectors = z.reshape(-1, self.dim).float()  # (n, d)
         keep = None if background is None else ~background.reshape(-1)  # (n,) vectors that pick a code
         chosen = vectors if keep is None else vectors[keep]
@@ -452,8 +448,7 @@ def foreground_mask(x: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
     shapes); a pixel is foreground when some channel is more than ``threshold`` away from it.
     """
     if not isinstance(x, torch.Tensor) or x.ndim != 5 or not x.is_floating_point():
-        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be floating clips of shape (b, t, c, h, w), got {got}")
+        raise ValueError(f"x must be floating clips of shape (b, t, c, h, w), got {describe(x)}")
     if not threshold > 0:
         raise ValueError(f"threshold must be > 0, got {threshold!r}")
     flat = rearrange(x.float(), "b t c h w -> b c (t h w)")

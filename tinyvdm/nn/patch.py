@@ -24,6 +24,7 @@ import torch
 from einops import rearrange, repeat
 from torch import nn
 
+from tinyvdm.checks import describe
 from tinyvdm.nn.embeddings import timestep_embedding
 
 POSITION_KINDS = ("learned", "sincos")
@@ -34,10 +35,6 @@ def _check_positive(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-def _describe(x) -> str:
-    return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
-
-
 def check_patchable(x: torch.Tensor, patch_size: int, tubelet: int = 1) -> None:
     """Raise ``ValueError`` unless ``x`` is ``(b, t, c, h, w)``, ``t`` divisible by ``tubelet``, ``h, w`` by ``p``.
 
@@ -46,7 +43,7 @@ def check_patchable(x: torch.Tensor, patch_size: int, tubelet: int = 1) -> None:
     _check_positive("patch_size", patch_size)
     _check_positive("tubelet", tubelet)
     if not isinstance(x, torch.Tensor) or x.ndim != 5:
-        raise ValueError(f"x must have shape (b, t, c, h, w), got {_describe(x)}")
+        raise ValueError(f"x must have shape (b, t, c, h, w), got {describe(x, dtype=False)}")
     _, t, _, h, w = x.shape
     if t % tubelet:
         raise ValueError(f"t={t} frames must be divisible by tubelet={tubelet} (x of shape (b, t, c, h, w) = "
@@ -77,7 +74,7 @@ def unpatchify(tokens: torch.Tensor, patch_size: int, tubelet: int = 1) -> torch
     _check_positive("patch_size", patch_size)
     _check_positive("tubelet", tubelet)
     if not isinstance(tokens, torch.Tensor) or tokens.ndim != 5:
-        raise ValueError(f"tokens must have shape (b, t, h, w, pt p p c), got {_describe(tokens)}")
+        raise ValueError(f"tokens must have shape (b, t, h, w, pt p p c), got {describe(tokens, dtype=False)}")
     box = tubelet * patch_size**2
     if tokens.shape[-1] % box:
         raise ValueError(f"the last axis of tokens (b, t, h, w, pt p p c) must be divisible by "
@@ -190,6 +187,6 @@ class SpaceTimePositionEmbedding(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         if not isinstance(tokens, torch.Tensor) or tokens.ndim != 5 or tokens.shape[-1] != self.dim:
-            raise ValueError(f"tokens must have shape (b, t, h, w, d) with d = {self.dim}, got {_describe(tokens)}")
+            raise ValueError(f"tokens must have shape (b, t, h, w, d) with d = {self.dim}, got {describe(tokens, dtype=False)}")
         _, t, h, w, _ = tokens.shape
         return tokens + self.code(t, h, w, tokens.device).to(tokens.dtype)  # (b, t, h, w, d)

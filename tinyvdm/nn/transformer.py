@@ -29,16 +29,13 @@ from einops import rearrange, repeat
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from tinyvdm.checks import describe
 from tinyvdm.nn.attention import BACKENDS, PATTERNS, VideoAttention, use_sdpa
 from tinyvdm.nn.patch import POSITION_KINDS, check_patchable
 
 ATTENTIONS = PATTERNS + ("factorised",)
 # What the ViT / U-ViT / DiT offer: every pattern that lets extra tokens reach the pixels.
 MODEL_ATTENTIONS = ("spatial", "full", "causal", "sparse-causal", "factorised")
-
-
-def _describe(x) -> str:
-    return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 def attention_patterns(attention: str) -> tuple[str, ...]:
@@ -166,9 +163,9 @@ class CrossAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 5:
-            raise ValueError(f"x must have shape (b, t, h, w, d), got {_describe(x)}")
+            raise ValueError(f"x must have shape (b, t, h, w, d), got {describe(x, dtype=False)}")
         if not isinstance(context, torch.Tensor) or context.ndim != 3 or context.shape[0] != x.shape[0]:
-            raise ValueError(f"context must have shape (b, k, d) with b = {x.shape[0]}, got {_describe(context)}")
+            raise ValueError(f"context must have shape (b, k, d) with b = {x.shape[0]}, got {describe(context, dtype=False)}")
         _, t, h, _, _ = x.shape
         q = rearrange(self.q(x), "b t h w (heads d) -> b heads (t h w) d", heads=self.heads)
         k, v = rearrange(self.kv(context), "b k (two heads d) -> two b heads k d", two=2, heads=self.heads)
@@ -187,10 +184,10 @@ def join_frame_tokens(grid: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
     ones first. :func:`split_frame_tokens` undoes it.
     """
     if not isinstance(grid, torch.Tensor) or grid.ndim != 5:
-        raise ValueError(f"grid must have shape (b, t, h, w, d), got {_describe(grid)}")
+        raise ValueError(f"grid must have shape (b, t, h, w, d), got {describe(grid, dtype=False)}")
     b, t, _, _, d = grid.shape
     if not isinstance(extra, torch.Tensor) or extra.ndim != 3 or extra.shape[0] != b or extra.shape[2] != d:
-        raise ValueError(f"extra must have shape (b, k, d) = ({b}, k, {d}), got {_describe(extra)}")
+        raise ValueError(f"extra must have shape (b, k, d) = ({b}, k, {d}), got {describe(extra, dtype=False)}")
     copies = repeat(extra, "b k d -> b t k d", t=t)  # (b, t, k, d)
     pixels = rearrange(grid, "b t h w d -> b t (h w) d")  # (b, t, h w, d)
     return torch.cat([copies, pixels], dim=2)[:, :, None]  # (b, t, 1, k + h w, d)
@@ -204,7 +201,7 @@ def split_frame_tokens(tokens: torch.Tensor, k: int, height: int) -> tuple[torch
     if (not isinstance(tokens, torch.Tensor) or tokens.ndim != 5 or tokens.shape[2] != 1
             or tokens.shape[3] <= k or (tokens.shape[3] - k) % height):
         raise ValueError(f"tokens must have shape (b, t, 1, k + h w, d) with k = {k} and h = {height}, "
-                         f"got {_describe(tokens)}")
+                         f"got {describe(tokens, dtype=False)}")
     rows = tokens[:, :, 0]  # (b, t, k + h w, d)
     grid = rearrange(rows[:, :, k:], "b t (h w) d -> b t h w d", h=height)
     return rows[:, :, :k], grid
