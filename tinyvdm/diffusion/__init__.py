@@ -30,6 +30,7 @@ from tinyvdm.diffusion.forward import (
     vlb_terms,
 )
 from tinyvdm.diffusion.guidance import denoise, guided_output
+from tinyvdm.diffusion.preconditioning import Preconditioned, preconditioning_coefficients
 from tinyvdm.diffusion.samplers import (
     TIMESTEP_SPACINGS,
     DDIMSampler,
@@ -53,6 +54,7 @@ __all__ = [
     "DDPMSampler",
     "NoiseSchedule",
     "PREDICTIONS",
+    "Preconditioned",
     "SCHEDULE_NAMES",
     "Sampler",
     "StepOutput",
@@ -77,6 +79,7 @@ __all__ = [
     "predict_eps_from_v",
     "predict_eps_from_x0",
     "predict_x0_from_eps",
+    "preconditioning_coefficients",
     "predict_x0_from_v",
     "prediction_target",
     "prior_bpd",
