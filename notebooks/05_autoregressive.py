@@ -81,21 +81,25 @@ CHAPTER = "05_autoregressive"
 DATA = BouncingShapesConfig(frames=8, size=32)  # one object per clip, 8 frames of 32 x 32
 SIZES = dict(
     tokenizer=profile.pick(smoke="tiny", cpu="small", gpu="small"),  # VQ-VAE size (8 x 8 tokens per frame)
-    # K codes, and how much more an object pixel's error counts than a background pixel's (see Part 1).
-    tokenizer_options=profile.pick(smoke=dict(foreground_weight=20.0),
-                                   cpu=dict(codebook_size=256, foreground_weight=20.0),
-                                   gpu=dict(codebook_size=512, foreground_weight=20.0)),
+    # K codes, how much more an object pixel's error counts than a background pixel's, and one
+    # code for all empty background (see Part 1).
+    tokenizer_options=profile.pick(smoke=dict(foreground_weight=20.0, background_code=True),
+                                   cpu=dict(codebook_size=256, foreground_weight=20.0, background_code=True),
+                                   gpu=dict(codebook_size=512, foreground_weight=20.0, background_code=True)),
     tokenizer_clips=profile.pick(smoke=16, cpu=4096, gpu=16384),
-    tokenizer_steps=profile.pick(smoke=3, cpu=400, gpu=3000),
+    tokenizer_steps=profile.pick(smoke=3, cpu=800, gpu=3000),
     tokenizer_frames=4,  # the VQ-VAE trains on 4-frame pieces: half the cost of a step, twice the clips
-    tokenizer_batch=profile.pick(smoke=4, cpu=8, gpu=32),
+    tokenizer_batch=profile.pick(smoke=4, cpu=4, gpu=32),  # cpu: more, smaller steps (see Part 1)
     prior_clips=profile.pick(smoke=16, cpu=768, gpu=16384),  # clips tokenised for the transformer
     prior=profile.pick(smoke=dict(dim=32, heads=2, layers=2), cpu=dict(dim=128, heads=4, layers=3),
                        gpu=dict(dim=256, heads=8, layers=6)),
-    prior_steps=profile.pick(smoke=3, cpu=220, gpu=4000),
-    prior_batch=profile.pick(smoke=4, cpu=8, gpu=32),
+    # The transformer is shown the 3 x 3 tokens around each place in each of the last two frames (Part 2).
+    prior_window=3,
+    prior_frames_back=2,
+    prior_steps=profile.pick(smoke=3, cpu=560, gpu=4000),
+    prior_batch=profile.pick(smoke=4, cpu=4, gpu=32),  # cpu: more, smaller steps, as for the tokenizer
     samples=profile.pick(smoke=4, cpu=96, gpu=256),
-    top_k=profile.pick(smoke=4, cpu=16, gpu=16),
+    later_temperature=0.8,  # the cooled setting: temperature 1 for the first frame, this after it
     eval_clips=profile.pick(smoke=8, cpu=128, gpu=512),
     judge_clips=profile.pick(smoke=64, cpu=2048, gpu=4096),
     judge_steps=profile.pick(smoke=3, cpu=300, gpu=600),
@@ -132,7 +136,7 @@ print("real clips:", real_report.summary())
 # width `d = 8`. Instead of a Gaussian, each vector `z_e` is replaced by the nearest of `K`
 # codebook vectors `e_k` (`K = 256` in the cpu profile), and the decoder sees only those. The clip
 # is then fully described by the code *numbers*: `8 frames x 8 x 8 = 512` integers in `[0, 256)`,
-# 8 bits each, against `8 x 32 x 32 x 3 = 24,576` pixel values.
+# at most 8 bits each, against `8 x 32 x 32 x 3 = 24,576` pixel values.
 #
 # The nearest-code choice (an `argmin`) has no gradient. The **straight-through estimator**
 # pretends, in the backward pass, that quantisation was the identity: the decoder's gradient
@@ -161,8 +165,20 @@ print(inspect.getsource(weighted_reconstruction_error))
 # (320 steps, 23.8 dB): 0% of reconstructions recognised, colour named for 5%; weight 10 with
 # `K = 512`: 0% and 15%; weight 20 with `K = 256` and 400 steps: 13% and 56%, against 26% and
 # 100% for real clips under that trial's judge. A smaller codebook also helps at this budget:
-# each code sees more vectors per step, so it settles faster. The run below measures the
-# chosen tokenizer against this chapter's judge.
+# each code sees more vectors per step, so it settles faster.
+#
+# **One code for the empty background.** Most tokens of a clip are empty background. Left to
+# itself the encoder writes them with many codes (its convolutions see a few pixels around each
+# token, so a background token also records what is near it), and much of what the transformer
+# would have to predict is background detail. `VQVAEConfig(background_code=True)` reserves code
+# 0 for it: every token whose block of pixels holds no object pixel is written as code 0, a
+# vector fixed at zero, and the other tokens choose among the rest.
+#
+# **More, smaller steps.** The tokenizer is far from converged at this budget, and what it lacks
+# is optimisation steps more than examples per step: 800 steps of 4 clips instead of 400 of 8
+# (the same pixels, about the same time) took the share of reconstructions the judge recognises
+# from 16% to 48%, with the background code, in a trial with this chapter's judge (the colour
+# named: 40% to 77%). The run below measures the chosen tokenizer against this chapter's judge.
 #
 # The VQ-VAE trains on 4-frame pieces of clips (its convolutions do not care how long a clip
 # is) and then tokenises full 8-frame clips.
@@ -186,12 +202,15 @@ K = tokenizer.config.codebook_size
 recon_psnr = psnr(reconstructions, eval_clips).mean().item()
 eval_usage = code_usage(eval_tokens, K)
 eval_perplexity = perplexity(eval_tokens, K).item()
+# The codes of the object: every token but the background code 0.
+object_tokens = eval_tokens[eval_tokens > 0] if tokenizer.config.background_code else eval_tokens.flatten()
+object_perplexity = perplexity(object_tokens, K).item()
 codes_used = int((eval_usage > 0).sum())
 tokens_per_clip = eval_tokens[0].numel()
 recon_report = recognition_report(judge, reconstructions)
 print(f"VQ-VAE: {tokenizer.num_parameters():,} parameters, {SIZES['tokenizer_steps']} steps in {tokenizer_seconds:.0f} s")
-print(f"held-out clips: PSNR {recon_psnr:.1f} dB, {codes_used} of {K} codes used, perplexity {eval_perplexity:.0f}; "
-      f"{tokens_per_clip} tokens per clip")
+print(f"held-out clips: PSNR {recon_psnr:.1f} dB, {codes_used} of {K} codes used, perplexity {eval_perplexity:.1f} "
+      f"(object tokens alone: {object_perplexity:.0f}); {tokens_per_clip} tokens per clip")
 print("reconstructions:", recon_report.summary())
 
 history = tokenizer_trainer.history
@@ -217,10 +236,11 @@ savefig(fig, CHAPTER, "reconstructions")
 plt.show()
 
 # %% [markdown]
-# How the codes are used. Most of every frame is empty background; if the tokenizer gave it one
-# code, that code would take most tokens. The share printed under the chart says how far from that
-# this tokenizer is. Perplexity is `exp(entropy)` of the code frequencies, the number of equally
-# used codes that would carry the same information.
+# How the codes are used. Most of every frame is empty background, written as code 0, so that
+# one code takes most tokens (the share is printed under the chart). Perplexity is `exp(entropy)`
+# of the code frequencies, the number of equally used codes that would carry the same
+# information: over all tokens it is small, because code 0 dominates; over the object's tokens
+# alone it says how many codes the object really uses.
 
 # %%
 fig = codebook_usage_figure(eval_usage, title="held-out clips")
@@ -232,14 +252,11 @@ print(f"the most used code takes {background_share:.0%} of all tokens")
 # %% [markdown]
 # ### The token grid
 #
-# Under each frame, its `8 x 8` tokens, one colour per code number (the most used code in black).
-# Count the black cells: in the cpu run few tokens are black, although most of every frame is
-# empty. The encoder's convolutions see several pixels around each token, so a background token
-# also records what is near it, and empty background is written with many codes that change as
-# the object moves (and, with object pixels weighted up in the loss, the background's exact code
-# matters little to the tokenizer). The object itself is a handful of tokens whose numbers change
-# as it crosses token boundaries. All of it is information the transformer must predict, token
-# by token. The viewer scrubs clips and frames, and highlights every place one code is used.
+# Under each frame, its `8 x 8` tokens, one colour per code number (the most used code, the
+# background's, in black). The object is a handful of tokens, and their numbers change as it
+# crosses token boundaries: a code stands for a piece of an object of one colour at one offset,
+# not for "a red circle". That is what the transformer must predict, token by token. The viewer
+# scrubs clips and frames, and highlights every place one code is used.
 
 # %%
 viewer = TokenGridViewer(torch.cat([eval_clips[:4], reconstructions[:4]]), torch.cat([eval_tokens[:4]] * 2), K,
@@ -267,8 +284,31 @@ viewer.show()
 # same row shares a row vector, so the pattern is learned from all of them at once. (In the first
 # run of this chapter, with GPT-2's positions only, later frames cost as many bits as the first:
 # the transformer ignored the previous frame, and the judge recognised none of its samples.)
+#
+# **The previous frame, handed over.** Axial positions make "look one frame back" easy to
+# express, but attention must still learn to do it, and at this budget it learns it slowly: with
+# them alone the samples' objects appeared and vanished from frame to frame. The token that
+# predicts grid token `x_i` already knows every earlier token, among them the ones around the
+# same place one frame earlier (`x_{i-64}` and its neighbours). `ARConfig(previous_frame=True,
+# previous_frame_window=3)` adds their embeddings, the 3 x 3 tokens around that place (one table
+# per offset, summed; a "none" vector outside the grid and in the first frame), to the input. It
+# stays causal: every one of them comes before `x_i` in the sequence. "Keep what was here, or
+# what was next to it" is then one lookup away, and an object that moved by up to a token is
+# still in view of its new place. With `previous_frames=2` the same window is taken from the
+# frame before that too: where the object was, and where it was before, say which way it moves,
+# and so where it must be now.
+#
+# **Codes that look alike.** To the transformer, code 17 and code 18 are unrelated symbols, even
+# when both are pieces of a red object; it has to learn from examples that they go together, and
+# its first samples mix colours within one object. `code_dim` hands it the tokenizer's code
+# vectors: each input token gains a learned projection of its code vector, and the logits gain a
+# term `(W h) . e_k`, so codes that look alike are pushed up or down together from the first
+# step. Both are options of `ARConfig`, off by default, and are tested in
+# `tests/test_autoregressive_previous_frame.py` (causal, the cached sampler equal to the uncached
+# one, off meaning exactly the old model).
 
 # %%
+print(inspect.getsource(ARTransformer.previous_frame_tokens))
 source = inspect.getsource(ARTransformer.generate)
 print(source[source.index("        tokens = torch.full"):source.index("        self.train(was_training)")])
 
@@ -279,7 +319,11 @@ with torch.no_grad():
     # In chunks of 32 clips, to bound the memory the activations take.
     grids = torch.cat([tokenizer.encode_to_indices(prior_clips[i:i + 32]) for i in range(0, len(prior_clips), 32)])
 grid_shape = tuple(grids.shape[1:])
-prior = ARTransformer(ARConfig(vocab_size=K, max_tokens=tokens_per_clip, grid_shape=grid_shape, **SIZES["prior"]))
+prior = ARTransformer(ARConfig(vocab_size=K, max_tokens=tokens_per_clip, grid_shape=grid_shape, previous_frame=True,
+                               previous_frame_window=SIZES["prior_window"], previous_frames=SIZES["prior_frames_back"],
+                               code_dim=tokenizer.config.embedding_dim,
+                               **SIZES["prior"]))
+prior.set_code_vectors(tokenizer.quantizer.embedding)  # the tokenizer's codes (K, d)
 config = TrainConfig(steps=SIZES["prior_steps"], batch_size=SIZES["prior_batch"], lr=2e-3, weight_decay=0.01,
                      warmup_steps=min(20, SIZES["prior_steps"]), lr_schedule="cosine", min_lr_ratio=0.1,
                      progress=False, device=str(profile.device), log_every=10)
@@ -320,10 +364,12 @@ plt.show()
 #
 # A clip is drawn token by token: logits for the next token, divided by a *temperature*,
 # optionally cut to the `top_k` most likely codes, softmax, one draw. (Exercise 2 asks you to
-# write `sampling_distribution`.) We sample once from the model as it is (temperature 1, all
-# codes) and once with `top_k` at temperature 0.8, which throws away the long tail of unlikely
-# codes that a small model assigns too much probability to (each stray code drawn from that tail
-# paints a stray blob), and sharpens what is left.
+# write `sampling_distribution`.) We sample once from the model as it is (temperature 1) and once
+# cooled after the first frame (`generate(..., later_temperature=0.8)`): the first frame decides
+# what the clip shows and is drawn at temperature 1; the later frames mostly carry it on, and a
+# cooler draw there strays less from it. Cooling the *first* frame does not work with a
+# background code: at every place the model gives "the object starts here" a small probability,
+# a low temperature shrinks all of them, and the frame comes out empty.
 #
 # Two broken generators for comparison, decoded by the same tokenizer and shown to the same judge:
 # tokens drawn uniformly from the codebook (a transformer that learned nothing), and tokens drawn
@@ -337,10 +383,10 @@ def decode(grids):
 
 
 results = {}
-CUT = f"top-{SIZES['top_k']} at T 0.8"
-for name, top_k, temperature in (("temperature 1", None, 1.0), (CUT, SIZES["top_k"], 0.8)):
+COOLED = f"T 1, later frames {SIZES['later_temperature']}"
+for name, later in (("temperature 1", None), (COOLED, SIZES["later_temperature"])):
     start = time.perf_counter()
-    sampled = prior.generate(SIZES["samples"], grid_shape, temperature=temperature, top_k=top_k,
+    sampled = prior.generate(SIZES["samples"], grid_shape, temperature=1.0, later_temperature=later,
                              generator=torch.Generator().manual_seed(1))
     seconds = time.perf_counter() - start
     videos = decode(sampled)
@@ -369,7 +415,7 @@ no_context_bits = float(-(eval_frequencies / eval_frequencies.sum() * torch.log2
 print("tokens repeated from the previous frame:", ", ".join(f"{name} {rate:.0%}" for name, rate in repeat.items()))
 print(f"held-out bits per token: transformer {held_out_bits:.2f}, no context {no_context_bits:.2f}")
 
-best_name = max(("temperature 1", CUT), key=lambda n: results[n]["report"].rate)
+best_name = max(("temperature 1", COOLED), key=lambda n: results[n]["report"].rate)
 best = results[best_name]
 shown = min(6, SIZES["samples"])
 fig = frame_grid(torch.cat([best["videos"][:shown], unigram_videos[:2]]), max_frames=8,
@@ -384,27 +430,38 @@ plt.show()
 TokenGridViewer(best["videos"][:8], best["grids"][:8], K, titles=[f"{best_name} sample {i}" for i in range(8)]).show()
 
 # %% [markdown]
-# ### A trial: one code for the empty background
+# ### What it took: the trials
 #
-# Most tokens of a clip are empty background, yet the tokenizer above writes them with many
-# codes, so much of what the transformer must predict is background detail. The library can
-# reserve code 0 for it: `VQVAEConfig(background_code=True)` writes every token whose block of
-# pixels holds no object pixel as code 0, a vector fixed at zero, and lets the other tokens choose
-# among the rest. Measured while building this chapter (the cpu sizes above, one seed, this
-# chapter's judge): code 0 took 88% of the held-out tokens, PSNR stayed at 24.9 dB, and the
-# transformer reached 1.19 bits per token (125 bytes per clip became 76). The judge recognised
-# 16% of the reconstructions and named the colour of 40% (the tokenizer above, in the cpu run:
-# 11% and 52%), but **0% of the samples** at every setting tried: temperature 1, top-32, top-16
-# at 0.8, top-8 at 0.6, and temperature 1 for the first frame with 0.3, 0.5 or 0.7 after it. At
-# temperature 1 the frames hold objects, but they appear and vanish from one frame to the next;
-# cooled down, the later frames come out empty: the model has not learned that an object, once
-# drawn, persists. Nor did 600 transformer steps instead of 220 teach it (0.89 bits per token,
-# eight minutes of training, beyond this chapter's budget): still 0% at temperature 1, top-32,
-# and temperature 1 then 0.7. As the background code does not change what the samples show, the
-# chapter keeps the plain tokenizer above.
+# The first version of this chapter (GPT-2's positions, then frame/row/column positions, a
+# tokenizer without the background code) had the judge recognise **0%** of its samples. Measured
+# while building this version, at the cpu sizes above, one seed each, with this chapter's judge
+# (samples: 96 clips, at temperature 1 and cooled after the first frame unless noted):
+#
+# | tokenizer (recognised reconstructions) | transformer | held-out bits/token | samples recognised |
+# |---|---|---|---|
+# | plain, 400 steps of 8 (11%) | frame/row/column positions only | 1.96 | 0%, 0% |
+# | background code, 400 of 8 (16%) | positions only | 1.19 | 0% at every setting tried (7) |
+# | plain, 400 of 8 (11%) | + the previous frame's token at the same place | 1.67 | 0-1% |
+# | background code, 400 of 8 (16%) | + the previous frame's token | 1.02 | 0% |
+# | background code, 800 of 4 (48%) | + its 3 x 3 window, 220 steps of 8 | 0.98 | 0%; first frames alone 1% |
+# | background code, 800 of 4 (48%) | 3 x 3 window, 440 steps of 4 | 0.82 | 0-1% |
+# | background code, 800 of 4 (48%) | 3 x 3 window, 880 steps of 2 | 0.88 | 0% |
+# | background code, 800 of 4 (48%) | 3 x 3 window + code vectors, 440 of 4 | 0.70 | 1-3% (192 clips, 4 settings) |
+# | background code, 800 of 4 (48%) | the same, width 96, 570 steps | 0.68 | 2% |
+# | background code, 800 of 4 (48%) | 3 x 3 windows of the last two frames + code vectors, 440 of 4 | 0.67 | 1% (T 1), 3% (later frames at 0.8), 1% (at 0.6); 192 clips |
+#
+# Every step lowered the bits, but the samples stayed near zero until the transformer could
+# see where the object was and where it was before. Counting object tokens in the samples says
+# why: at temperature 1 the first frame almost always holds an object, but with the last frame's
+# window only, that object was gone by the eighth frame in about half the clips (cooled to 0.6,
+# in nine of ten). In raster order a new frame must decide *where* the object starts; a model that
+# does not know which way it moves spreads that choice over several places, and the draw can skip
+# them all. The first frame is the other weak point: drawn on its own and repeated eight times,
+# 1% of first frames were recognised; a first frame often holds two fragments of different
+# colours.
 
 # %%
-names = ["real clips", "VQ-VAE reconstructions", "temperature 1", CUT, "no context (code frequencies)",
+names = ["real clips", "VQ-VAE reconstructions", "temperature 1", COOLED, "no context (code frequencies)",
          "uniform tokens"]
 reports = [real_report, recon_report] + [results[n]["report"] for n in names[2:]]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
@@ -498,7 +555,7 @@ print(f"per doubling of the length: time x{growth_time['cached_s']:.2f} cached, 
 # %%
 longest = timing[-1]
 per_token_ms = 1000 * longest["cached_s"] / longest["tokens"]
-plain, cut = results["temperature 1"]["report"], results[CUT]["report"]
+plain, cut = results["temperature 1"]["report"], results[COOLED]["report"]
 broken = results["no context (code frequencies)"]["report"]
 uniform_report = results["uniform tokens"]["report"]
 broken_rate = max(broken.rate, uniform_report.rate)
@@ -508,53 +565,59 @@ later_frames = ("; a later frame is cheaper because it mostly repeats the last o
                 if bits_per_frame[1:].mean() < 0.7 * bits_per_frame[0] else
                 ": the transformer has not yet learned that a frame mostly repeats the last one")
 floor_met = best_report.rate >= max(SAMPLE_FLOOR, broken_rate + SAMPLE_FLOOR)
+recognised_count = round(best_report.rate * SIZES["samples"])
 if floor_met:
-    recognised = (f"*Does it generate recognisable clips?* Some, well above chance. A judge trained on real clips "
+    recognised = (f"*Does it generate recognisable clips?* A few, well above chance. A judge trained on real clips "
                   f"named shape and colour in {best_report.rate:.0%} of {SIZES['samples']} clips sampled with "
-                  f"{best_name} (temperature 1: {plain.rate:.0%}; {CUT}: {cut.rate:.0%}; the better of "
-                  f"the two is reported, a mild selection), against {broken.rate:.0%} for tokens drawn without context "
-                  f"and {uniform_report.rate:.0%} for uniform tokens; they cover {best_report.coverage:.0%} of the "
-                  f"{best_report.counts.numel()} shape-colour classes, and reach {share_of_ceiling:.0%} of the "
-                  f"tokenizer's ceiling below. That is still a low rate in absolute terms.")
+                  f"{best_name} ({recognised_count} clips; temperature 1: {plain.rate:.0%}, {COOLED}: {cut.rate:.0%}; "
+                  f"the better of the two is reported, a mild selection), against {broken.rate:.0%} for tokens drawn "
+                  f"without context and {uniform_report.rate:.0%} for uniform tokens; they cover "
+                  f"{best_report.coverage:.0%} of the {best_report.counts.numel()} shape-colour classes and reach "
+                  f"{share_of_ceiling:.0%} of the tokenizer's ceiling below. That is a low rate, and with "
+                  f"{SIZES['samples']} samples a rough one (a few clips either way). The judge rejected "
+                  f"{best_report.reject_rate:.0%} of the samples as junk: most still hold an object that changes "
+                  f"colour or falls apart. What got the samples off zero, measured in the trials above: a "
+                  f"transformer that is handed the last two frames' tokens around each place and the tokenizer's "
+                  f"code vectors, a tokenizer trained with more, smaller steps, and later frames drawn cooler than "
+                  f"the first.")
 else:
     recognised = (f"*Does it generate recognisable clips?* Not at this budget. The judge named shape and colour in "
                   f"{best_report.rate:.0%} of {SIZES['samples']} sampled clips (temperature 1: {plain.rate:.0%}, "
-                  f"{CUT}: {cut.rate:.0%}), below the floor of {SAMPLE_FLOOR:.0%} this chapter "
-                  f"asks for, and rejected {best_report.reject_rate:.0%} as junk. The transformer has learned the "
-                  f"statistics of the token grid (it repeats {repeat[best_name]:.0%} of tokens from one frame to the "
-                  f"next, real clips {repeat['real clips']:.0%}, tokens without context {repeat['no context (code frequencies)']:.0%}), "
-                  f"not yet the shape of an object across {tokens_per_clip} tokens. The tokenizer writes empty "
-                  f"background with many codes that depend on where the object is (the token grid above; real clips "
-                  f"repeat only {repeat['real clips']:.0%} of their tokens from frame to frame), but that is not the "
-                  f"main obstacle: with one code for all empty background (the trial above) the transformer's samples "
-                  f"were still 0% recognised: their objects do not persist from frame to frame, and 600 steps instead "
-                  f"of 220 did not change that. Far longer training, a transformer that is shown the previous frame "
-                  f"more directly, or fewer tokens per clip are the next things to measure.")
+                  f"{COOLED}: {cut.rate:.0%}), below the floor of {SAMPLE_FLOOR:.0%} (and {SAMPLE_FLOOR:.0%} above "
+                  f"the broken generators) this chapter asks for, and rejected {best_report.reject_rate:.0%} as junk. "
+                  f"The transformer has learned the statistics of the token grid (it repeats {repeat[best_name]:.0%} "
+                  f"of tokens from one frame to the next, real clips {repeat['real clips']:.0%}, tokens without "
+                  f"context {repeat['no context (code frequencies)']:.0%}), not yet the shape of an object across "
+                  f"{tokens_per_clip} tokens: its objects change colour, fall apart or vanish. The trials above "
+                  f"took the samples from 0% to 1-3%, each change lowering the bits per token, but not clear of the "
+                  f"floor: far longer training, or a first frame drawn by a stronger model, is the next thing to "
+                  f"measure.")
 answer = f"""
 **Q3 — How did video generation evolve, and where does the autoregressive route stand?** The
 autoregressive route treats a clip as a sentence. A VQ-VAE tokenizer turned each 8-frame
 32 x 32 clip into {tokens_per_clip} integers from a codebook of {K} (held-out: {codes_used} of the {K}
-codes used, perplexity {eval_perplexity:.0f}, the background code alone {background_share:.0%} of all
-tokens; reconstructions at {recon_psnr:.1f} dB PSNR). A causal transformer
-({prior.num_parameters():,} parameters, {SIZES['prior_steps']} steps, {prior_seconds:.0f} s) learned those
-sequences down to {held_out_bits:.2f} bits per token on held-out clips, against {np.log2(K):.0f} bits for a
-blind guess: {held_out_bits * tokens_per_clip / 8:.0f} bytes per clip ({bits_per_frame[0]:.0f} bits in the
-first frame, {bits_per_frame[1:].mean():.0f} per later frame on average{later_frames}). But PSNR on mostly
-black frames is a weak test of a tokenizer: the judge names the colour of {recon_report.colour_rate:.0%}
-and the shape of {recon_report.shape_rate:.0%} of the reconstructions (real clips: {real_report.colour_rate:.0%}
-and {real_report.shape_rate:.0%}), even with object pixels weighted {tokenizer.config.foreground_weight:.0f}
-times in the loss; at this budget the tokenizer draws objects softer than they are, and shape is
-what it loses first.
+codes used; the background code alone {background_share:.0%} of all tokens, and the object's tokens
+spread over the equivalent of {object_perplexity:.0f} equally used codes; reconstructions at
+{recon_psnr:.1f} dB PSNR). A causal transformer ({prior.num_parameters():,} parameters,
+{SIZES['prior_steps']} steps, {prior_seconds:.0f} s) learned those sequences down to {held_out_bits:.2f} bits
+per token on held-out clips, against {np.log2(K):.0f} bits for a blind guess and {no_context_bits:.2f} for a
+model without context: {held_out_bits * tokens_per_clip / 8:.0f} bytes per clip ({bits_per_frame[0]:.0f} bits in
+the first frame, {bits_per_frame[1:].mean():.0f} per later frame on average{later_frames}). But PSNR on
+mostly black frames is a weak test of a tokenizer: the judge names the colour of
+{recon_report.colour_rate:.0%} and the shape of {recon_report.shape_rate:.0%} of the reconstructions (real
+clips: {real_report.colour_rate:.0%} and {real_report.shape_rate:.0%}), even with object pixels weighted
+{tokenizer.config.foreground_weight:.0f} times in the loss; at this budget the tokenizer draws objects softer
+than they are, and shape is what it loses first.
 
 {recognised} The same judge recognises {real_report.rate:.0%} of real clips and {recon_report.rate:.0%} of the
 tokenizer's reconstructions, which is the ceiling for anything decoded from these tokens. A
 generator without context, drawing each token from the code frequencies alone, scores
-{broken.rate:.0%} and one drawing uniform tokens {uniform_report.rate:.0%} (in likelihood the no-context
-generator pays {no_context_bits:.2f} bits per held-out token, the transformer {held_out_bits:.2f}). Two lessons of the route show here: the tokenizer bounds the quality (nothing
-the transformer writes can look better than a reconstruction, and these reconstructions, at
-{recon_psnr:.1f} dB, blur the shapes the judge must tell apart: it names the shape of
-{recon_report.shape_rate:.0%} of them, of real clips {real_report.shape_rate:.0%}); and a clip of
-{tokens_per_clip} tokens is a long sequence for a model trained {prior_seconds:.0f} s.
+{broken.rate:.0%} and one drawing uniform tokens {uniform_report.rate:.0%}. Two lessons of the route show
+here: the tokenizer bounds the quality (nothing the transformer writes can look better than a
+reconstruction, and these, at {recon_psnr:.1f} dB, blur the shapes the judge must tell apart); and a
+clip of {tokens_per_clip} tokens is a long sequence for a model trained {prior_seconds:.0f} s: the first frame,
+where the object is invented rather than carried on, still costs {bits_per_frame[0]:.0f} bits, far more than the
+few bits that say which of {real_report.counts.numel()} classes sits where.
 
 *What it costs to sample.* One clip is {tokens_per_clip} network passes, strictly one after the other.
 With the KV cache, {longest['tokens']} tokens took {longest['cached_s']:.2f} s ({per_token_ms:.1f} ms per
@@ -584,12 +647,13 @@ print(f"chapter ran in {time.perf_counter() - chapter_start:.0f} s ({profile.nam
 if not profile.is_smoke:
     assert real_report.rate >= 0.9, f"the judge should recognise real clips: {real_report.summary()}"
     assert recon_psnr > 22, f"the VQ-VAE should reconstruct above 22 dB: {recon_psnr:.1f}"
-    assert codes_used >= 0.5 * K and eval_perplexity >= 32, \
-        f"the VQ-VAE should use most of its codebook: {codes_used} of {K}, perplexity {eval_perplexity:.0f}"
+    assert codes_used >= 0.5 * K and object_perplexity >= 32, \
+        f"the VQ-VAE should use most of its codebook: {codes_used} of {K}, object perplexity {object_perplexity:.0f}"
     assert held_out_bits < 0.5 * np.log2(K), f"the transformer should beat a blind guess by far: {held_out_bits:.2f} bits"
-    # The transformer must beat a generator without context, in likelihood and in what it samples.
-    assert held_out_bits < no_context_bits - 1, f"{held_out_bits:.2f} bits against {no_context_bits:.2f} without context"
-    assert repeat[best_name] > repeat["no context (code frequencies)"] + 0.1, repeat
+    # The transformer must beat a generator without context, in likelihood and in what it samples
+    # (with one code for most tokens even that generator pays little, hence a ratio).
+    assert held_out_bits < 0.6 * no_context_bits, f"{held_out_bits:.2f} bits against {no_context_bits:.2f} without context"
+    assert repeat[best_name] > repeat["no context (code frequencies)"] + 0.05, repeat
     assert growth_flops["flops_cached"] < 2.3 and growth_flops["flops_uncached"] > 3.3
     assert longest["speedup"] > 1.5, f"the cache should pay at {longest['tokens']} tokens: {longest['speedup']:.2f}x"
     # Last, as it is the bar this chapter does not yet meet at the cpu budget (see the answer).
@@ -607,7 +671,10 @@ if not profile.is_smoke:
 # - Sampling is sequential: one pass per token. The KV cache makes the work per token constant
 #   (plus attention reads), so the total grows linearly instead of quadratically, with identical
 #   tokens; it does not make the passes parallel.
-# - The tokenizer caps the quality; temperature and top-k trade variety for clean samples.
+# - The tokenizer caps the quality. A small transformer learns far faster when it is handed what
+#   it needs most: the previous frames' tokens around each place, and which codes look alike.
+# - Temperature and top-k trade variety for clean samples; with a background code, cool the frames
+#   that carry the object on, not the one that invents it.
 #
 # ## Exercises
 #

@@ -19,6 +19,23 @@ The network (GPT-2, Radford et al. 2019): token + position embedding, ``layers``
 blocks ``x + attention(norm(x))``, ``x + mlp(norm(x))``, a final LayerNorm and a linear head to
 ``vocab_size`` logits (BOS is never predicted). Attention is causal: position ``i`` sees ``j <= i``.
 
+The previous frame, handed over (``previous_frame=True``, off by default): input position ``i``
+predicts grid token ``x_i``; the token at the same place one frame earlier, ``x_{i-F}`` (``F = h w``
+tokens per frame), is already known there, so a second embedding of it is added to position
+``i`` (a learned "no previous frame" vector in the first frame). Attention could find that token
+too, but must first learn where to look; added to the input, "repeat what was here" is one
+lookup, and the model's capacity goes to what changes: the moving object. Causal: ``x_{i-F}`` is
+input ``i - F + 1 <= i``. ``previous_frame_window=3`` adds the 3 x 3 tokens around that place
+(one table per offset), so an object that moved by up to a token is in view of its new place;
+``previous_frames=2`` takes the window from the frame before that too, which says which way
+the object moves.
+
+Codes that look alike (``code_dim``, off by default): to the network, token ids are unrelated
+symbols, even when two codes are pieces of objects of the same colour. With the tokenizer's code
+vectors ``e_k`` (:meth:`ARTransformer.set_code_vectors`), each input token gains a learned
+projection of ``e_k``, and the logits gain ``(W h) . e_k``, so similar codes rise and fall
+together from the first step instead of being learned one by one.
+
 Sampling draws one token at a time. Without a cache every step reruns the whole prefix, so a
 grid of ``n`` tokens costs ``n (n + 1) / 2`` token passes; with the KV cache each step runs only
 the new token and reads the keys and values of the earlier ones from :class:`KVCache`: ``n``
@@ -50,6 +67,16 @@ class ARConfig:
     vector per frame, per row and per column, summed (as in VideoGPT): every position of the same
     row shares one, so "the token at this place one frame earlier" is the same pattern everywhere
     and is learned from every position at once, not 512 times over.
+    ``previous_frame`` (needs ``grid_shape``) adds to each position an embedding of the token at the
+    same place one frame earlier (see the module docstring); ``previous_frame_window`` (odd, 1:
+    that token only) widens it to the ``window x window`` tokens around that place, one embedding
+    table per offset, summed, so an object that moved by a token is still in view.
+    ``previous_frames`` (1: the last frame only) takes that window from each of that many earlier
+    frames: with two, where the object was and where it was before say which way it moves.
+    ``code_dim`` (``None``: off) gives the model the tokenizer's code vectors ``(vocab_size,
+    code_dim)``, set with :meth:`ARTransformer.set_code_vectors`: each token's input embedding gains
+    a learned projection of its code vector, and the logits gain ``W h . e_k``, so codes that
+    look alike (the same colour, say) are pushed up or down together from the first step.
     """
 
     vocab_size: int = 32
@@ -60,6 +87,10 @@ class ARConfig:
     mlp_ratio: int = 4
     dropout: float = 0.0
     grid_shape: tuple[int, int, int] | None = None
+    previous_frame: bool = False
+    previous_frame_window: int = 1
+    previous_frames: int = 1
+    code_dim: int | None = None
 
     def __post_init__(self):
         for name in ("vocab_size", "max_tokens", "dim", "heads", "layers", "mlp_ratio"):
@@ -77,6 +108,27 @@ class ARConfig:
                 raise ValueError(f"grid_shape must be None or three positive ints (t, h, w) with t h w = "
                                  f"max_tokens = {self.max_tokens}, got {self.grid_shape!r}")
             self.grid_shape = shape
+        if not isinstance(self.previous_frame, bool):
+            raise ValueError(f"previous_frame must be a bool, got {self.previous_frame!r}")
+        if self.previous_frame and self.grid_shape is None:
+            raise ValueError("previous_frame=True needs grid_shape (t, h, w), to know how many tokens a frame has")
+        if self.code_dim is not None and (not isinstance(self.code_dim, int) or self.code_dim < 1):
+            raise ValueError(f"code_dim must be None or a positive int, got {self.code_dim!r}")
+        window = self.previous_frame_window
+        if not isinstance(window, int) or window < 1 or window % 2 == 0:
+            raise ValueError(f"previous_frame_window must be a positive odd int, got {window!r}")
+        back = self.previous_frames
+        if not isinstance(back, int) or back < 1 or (back > 1 and (not self.previous_frame or back >= self.grid_shape[0])):
+            raise ValueError(f"previous_frames must be a positive int, and above 1 only with previous_frame=True and "
+                             f"fewer than the grid's frames, got {back!r} with grid_shape={self.grid_shape!r}")
+        if window > 1 and (not self.previous_frame or window // 2 >= min(self.grid_shape[1:])):
+            raise ValueError(f"previous_frame_window={window} needs previous_frame=True and window // 2 below the "
+                             f"frame's height and width (it stays inside the previous frame), got grid_shape={self.grid_shape!r}")
+
+    @property
+    def frame_tokens(self) -> int | None:
+        """``F = h w``, the tokens of one frame (``None`` without ``grid_shape``)."""
+        return None if self.grid_shape is None else self.grid_shape[1] * self.grid_shape[2]
 
     @property
     def bos(self) -> int:
@@ -102,7 +154,8 @@ class KVCache:
     """The keys and values of every earlier position, per layer: ``(b, heads, max_tokens, d / heads)`` each.
 
     Preallocated, so a step writes one slot instead of concatenating (and copying) the whole
-    past. ``length`` is the number of positions stored.
+    past. ``length`` is the number of positions stored. ``tokens`` ``(b, max_tokens)`` keeps the
+    input tokens seen so far (the ``previous_frame`` embedding reads the token one frame back).
     """
 
     def __init__(self, config: ARConfig, batch: int, device: torch.device | str | None = None,
@@ -110,6 +163,7 @@ class KVCache:
         shape = (batch, config.heads, config.max_tokens, config.dim // config.heads)
         self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.layers)]
         self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.layers)]
+        self.tokens = torch.zeros(batch, config.max_tokens, dtype=torch.long, device=device)
         self.batch, self.capacity, self.length = batch, config.max_tokens, 0
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -243,6 +297,16 @@ class ARTransformer(nn.Module):
             self.time_embedding = nn.Parameter(torch.zeros(t, config.dim))
             self.row_embedding = nn.Parameter(torch.zeros(h, config.dim))
             self.column_embedding = nn.Parameter(torch.zeros(w, config.dim))
+        if config.previous_frame:
+            # Per window offset, vocab_size + 1 rows; row vocab_size: "none" (no previous frame, or
+            # a neighbour outside the grid).
+            tables = config.previous_frames * config.previous_frame_window ** 2
+            self.previous_frame_embedding = nn.Embedding(tables * (config.vocab_size + 1), config.dim)
+        if config.code_dim is not None:
+            # The code vectors (and a zero row for BOS); set_code_vectors fills them in.
+            self.register_buffer("code_vectors", torch.zeros(config.vocab_size + 1, config.code_dim))
+            self.code_in = nn.Linear(config.code_dim, config.dim, bias=False)
+            self.code_out = nn.Linear(config.dim, config.code_dim, bias=False)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.dim)
@@ -272,6 +336,23 @@ class ARTransformer(nn.Module):
         for block in self.blocks:
             nn.init.normal_(block.attention.out.weight, std=residual_std)
             nn.init.normal_(block.mlp.out.weight, std=residual_std)
+
+    @torch.no_grad()
+    def set_code_vectors(self, codebook: torch.Tensor) -> None:
+        """Copy the tokenizer's codes ``(vocab_size, code_dim)`` in (needs ``code_dim``), scaled to unit RMS.
+
+        Only their shape matters, not their scale: dividing by the root-mean-square keeps the
+        projections' inputs near 1 whatever the tokenizer's range.
+        """
+        c = self.config
+        if c.code_dim is None:
+            raise ValueError("set_code_vectors needs a model built with code_dim")
+        if not isinstance(codebook, torch.Tensor) or codebook.shape != (c.vocab_size, c.code_dim) \
+                or not codebook.is_floating_point():
+            raise ValueError(f"codebook must be floating of shape ({c.vocab_size}, {c.code_dim}), got "
+                             f"{describe(codebook)}")
+        rms = codebook.float().pow(2).mean().sqrt().clamp_min(1e-8)
+        self.code_vectors[:c.vocab_size] = (codebook.float() / rms).to(self.code_vectors)
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> ARTransformer:
@@ -307,6 +388,34 @@ class ARTransformer(nn.Module):
         return (table + self.time_embedding[index // (h * w)] + self.row_embedding[(index // w) % h]
                 + self.column_embedding[index % w])
 
+    def previous_frame_tokens(self, history: torch.Tensor, start: int) -> torch.Tensor:
+        """For positions ``start .. n - 1`` of ``history`` ``(b, n)`` (input tokens from position 0), the
+        grid tokens of the previous frame(s) around the place each predicts: ``(b, n - start, k window^2)``
+        for ``k = previous_frames``, the last frame's window first.
+
+        Position ``i`` predicts ``x_i`` at ``(f, y, x)``; its neighbour ``(f - 1, y + dy, x + dx)`` is
+        grid token ``j = i - F + dy w + dx``, at input position ``j + 1`` (input ``k`` holds ``x_{k-1}``),
+        with ``dy, dx`` in ``-r .. r`` for a window of ``2 r + 1`` (raster order; ``r = 0``: the same
+        place only); ``k`` frames back, ``i - k F + ...``. ``j < i`` always (``r < h``), so this is
+        causal. A neighbour outside the grid, or before the first frame, is ``vocab_size``: "none".
+        """
+        c = self.config
+        _, h, w = c.grid_shape
+        r = c.previous_frame_window // 2
+        n = history.shape[1]
+        place = torch.arange(start, n, device=history.device)  # (m,) positions
+        y, x = (place // w) % h, place % w
+        offsets = torch.arange(-r, r + 1, device=history.device)
+        dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
+        dy, dx = dy.flatten(), dx.flatten()  # (window^2,)
+        back = torch.arange(1, c.previous_frames + 1, device=history.device).repeat_interleave(len(dy))
+        dy, dx = dy.repeat(c.previous_frames), dx.repeat(c.previous_frames)  # (frames back x window^2,)
+        source = place[:, None] - back * c.frame_tokens + dy * w + dx + 1  # (m, k window^2) input positions
+        inside = (place[:, None] >= back * c.frame_tokens) & (y[:, None] + dy >= 0) & (y[:, None] + dy < h) \
+            & (x[:, None] + dx >= 0) & (x[:, None] + dx < w)
+        earlier = history[:, source.clamp(0, max(n - 1, 0)).flatten()].reshape(history.shape[0], *source.shape)
+        return torch.where(inside, earlier, torch.full_like(earlier, c.vocab_size))
+
     def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """``tokens`` ``(b, n)`` -> logits ``(b, n, vocab_size)``.
 
@@ -319,12 +428,28 @@ class ARTransformer(nn.Module):
             raise ValueError(f"cache holds a batch of {cache.batch}, tokens have {tokens.shape[0]}")
         n = tokens.shape[1]
         x = self.token_embedding(tokens) + self.positions(start, n)  # (b, n, d)
+        if self.config.code_dim is not None:
+            x = x + self.code_in(self.code_vectors[tokens])
+        if self.config.previous_frame:
+            if cache is None:
+                history = tokens
+            else:  # the cache keeps the earlier tokens, the new ones join them here
+                cache.tokens[:, start:start + n] = tokens
+                history = cache.tokens[:, :start + n]
+            # One table per (frame back, window offset) o, stacked: o's row for token k is o (vocab + 1) + k.
+            neighbours = self.previous_frame_tokens(history, start)  # (b, n, frames back x window^2)
+            offset = torch.arange(neighbours.shape[-1], device=tokens.device) * (self.config.vocab_size + 1)
+            x = x + self.previous_frame_embedding(neighbours + offset).sum(dim=2)
         x = self.dropout(x)
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
         if cache is not None:
             cache.length += n  # after every layer has stored its keys and values
-        return self.head(self.norm(x))  # (b, n, vocab)
+        x = self.norm(x)
+        logits = self.head(x)  # (b, n, vocab)
+        if self.config.code_dim is not None:  # + (W h) . e_k for every code k
+            logits = logits + self.code_out(x) @ self.code_vectors[:self.config.vocab_size].t()
+        return logits
 
     def check_grids(self, grids: torch.Tensor) -> None:
         """Raise ``ValueError`` unless ``grids`` is int64 ``(b, t, h, w)`` in ``[0, vocab_size)``.
@@ -355,19 +480,24 @@ class ARTransformer(nn.Module):
     @torch.no_grad()
     def generate(self, b: int, grid_shape: tuple[int, int, int], temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None,
-                 use_cache: bool = True) -> torch.Tensor:
+                 use_cache: bool = True, later_temperature: float | None = None) -> torch.Tensor:
         """Sample ``b`` grids ``(b, t, h, w)`` token by token, in ``(t h w)`` order.
 
         ``use_cache=True`` runs one new token per step through the network, reading earlier keys
         and values from a :class:`KVCache`; ``False`` reruns the whole prefix every step. Both
         draw the same tokens from the same ``generator``. See :func:`sample_logits` for
-        ``temperature`` and ``top_k``.
+        ``temperature`` and ``top_k``. ``later_temperature`` (``None``: ``temperature``) is used for
+        every frame after the first: the first frame decides what the clip shows, the later ones
+        mostly carry it on, and a cooler draw there strays less from it.
         """
         if not isinstance(b, int) or b < 1:
             raise ValueError(f"b must be a positive int, got {b!r}")
         grid_shape = tuple(grid_shape)
         _check_grid_length(grid_shape, self.config.max_tokens)
+        if later_temperature is not None and (not isinstance(later_temperature, (int, float)) or later_temperature < 0):
+            raise ValueError(f"later_temperature must be None or a number >= 0, got {later_temperature!r}")
         n = math.prod(grid_shape)
+        frame = grid_shape[1] * grid_shape[2]
         device = self.position_embedding.device
         was_training = self.training
         self.eval()
@@ -378,7 +508,8 @@ class ARTransformer(nn.Module):
                 logits = self(tokens[:, i:i + 1], cache)[:, -1]  # only the newest token
             else:
                 logits = self(tokens[:, :i + 1])[:, -1]  # the whole prefix again
-            tokens[:, i + 1] = sample_logits(logits, temperature, top_k, generator)
+            draw_temperature = temperature if i < frame or later_temperature is None else later_temperature
+            tokens[:, i + 1] = sample_logits(logits, draw_temperature, top_k, generator)
         self.train(was_training)
         t, h, w = grid_shape
         return rearrange(tokens[:, 1:], "b (t h w) -> b t h w", t=t, h=h, w=w)
@@ -434,19 +565,22 @@ def sampling_flops(config: ARConfig, num_tokens: int, use_cache: bool = True, at
     ``2 d vocab``. With the cache step ``i`` (1-based) runs one token against ``i`` keys; without
     it, step ``i`` reruns ``i`` tokens, token ``j`` against ``j`` keys. Embeddings and norms are
     left out (they are ``O(d)`` per token); ``attention=False`` leaves out the score-and-mix
-    terms too, leaving the weight matmuls alone.
+    terms too, leaving the weight matmuls alone. With ``code_dim`` ``e`` each token also costs
+    ``2 e (2 d + vocab)``: the code vector's projection in, ``W h`` out, and its dot with every code.
+    The ``previous_frame`` tables are lookups and a sum (no multiply-adds).
     """
     if not isinstance(num_tokens, int) or num_tokens < 1:
         raise ValueError(f"num_tokens must be a positive int, got {num_tokens!r}")
     d, layers, vocab = config.dim, config.layers, config.vocab_size
     weights = layers * 2 * (4 + 2 * config.mlp_ratio) * d * d
     mix = layers * 4 * d if attention else 0  # per (query, key) pair
+    head = 2 * d * vocab + (0 if config.code_dim is None else 2 * config.code_dim * (2 * d + vocab))
     total = 0
     for i in range(1, num_tokens + 1):
         if use_cache:
-            total += weights + mix * i + 2 * d * vocab
+            total += weights + mix * i + head
         else:
-            total += i * (weights + 2 * d * vocab) + mix * i * (i + 1) // 2
+            total += i * (weights + head) + mix * i * (i + 1) // 2
     return total
 
 
