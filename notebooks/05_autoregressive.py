@@ -449,6 +449,7 @@ TokenGridViewer(best["videos"][:8], best["grids"][:8], K, titles=[f"{best_name} 
 # | background code, 800 of 4 (48%) | 3 x 3 window + code vectors, 440 of 4 | 0.70 | 1-3% (192 clips, 4 settings) |
 # | background code, 800 of 4 (48%) | the same, width 96, 570 steps | 0.68 | 2% |
 # | background code, 800 of 4 (48%) | 3 x 3 windows of the last two frames + code vectors, 440 of 4 | 0.67 | 1% (T 1), 3% (later frames at 0.8), 1% (at 0.6); 192 clips |
+# | background code, 800 of 4 (48%) | the same, 760 of 4 (257 s: the chapter would take about 10 min) | 0.62 | 3% (T 1), 3% (later frames at 0.8); 192 clips |
 #
 # Every step lowered the bits, but the samples stayed near zero until the transformer could
 # see where the object was and where it was before. Counting object tokens in the samples says
