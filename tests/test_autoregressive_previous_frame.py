@@ -22,6 +22,18 @@ def random_grids(b=2, seed=0, vocab=32) -> torch.Tensor:
     return torch.randint(vocab, (b, *GRID), generator=torch.Generator().manual_seed(seed))
 
 
+
+def assert_causal_and_cache_exact(net, inputs, cut):
+    """One token at a time through a KV cache gives the full pass's logits, and changing the
+    inputs from position ``cut`` on leaves the logits before ``cut`` alone."""
+    full = net(inputs)
+    cache = KVCache(net.config, batch=inputs.shape[0])
+    steps = torch.cat([net(inputs[:, i:i + 1], cache) for i in range(inputs.shape[1])], dim=1)
+    assert torch.allclose(steps, full, atol=1e-5)
+    changed = inputs.clone()
+    changed[:, cut:] = (changed[:, cut:] + 1) % net.config.vocab_size
+    assert torch.allclose(net(changed)[:, :cut], full[:, :cut], atol=1e-6)
+
 def test_previous_frame_tokens_are_the_grid_one_frame_back():
     net = model()
     grids = random_grids()
@@ -48,14 +60,7 @@ def test_a_window_holds_the_previous_frames_neighbours():
             for x in range(GRID[2]):
                 expected = torch.full((2, 3, 3), 32) if f == 0 else padded[:, f - 1, y:y + 3, x:x + 3]
                 assert torch.equal(window[:, f, y, x], expected), (f, y, x)
-    # Causal and cache-exact with the window too.
-    full = net(inputs)
-    cache = KVCache(net.config, batch=2)
-    steps = torch.cat([net(inputs[:, i:i + 1], cache) for i in range(inputs.shape[1])], dim=1)
-    assert torch.allclose(steps, full, atol=1e-5)
-    changed = inputs.clone()
-    changed[:, 9:] = (changed[:, 9:] + 1) % 32
-    assert torch.allclose(net(changed)[:, :9], full[:, :9], atol=1e-6)
+    assert_causal_and_cache_exact(net, inputs, 9)  # with the window too
     assert net.num_parameters() - model(False).num_parameters() == 9 * 33 * 32
 
 
@@ -247,13 +252,7 @@ def test_two_frames_back_hold_both_windows():
                 for back in (1, 2):
                     expected = none if f < back else padded[:, f - back, y:y + 3, x:x + 3]
                     assert torch.equal(window[:, f, y, x, back - 1], expected), (f, y, x, back)
-    full = net(inputs)
-    cache = KVCache(net.config, batch=2)
-    steps = torch.cat([net(inputs[:, i:i + 1], cache) for i in range(inputs.shape[1])], dim=1)
-    assert torch.allclose(steps, full, atol=1e-5)
-    changed = inputs.clone()
-    changed[:, 13:] = (changed[:, 13:] + 1) % 32
-    assert torch.allclose(net(changed)[:, :13], full[:, :13], atol=1e-6)
+    assert_causal_and_cache_exact(net, inputs, 13)
     for back in (0, 3):  # 3 frames back in a 3-frame grid reaches nothing
         with pytest.raises(ValueError, match="previous_frames"):
             ARConfig(max_tokens=18, grid_shape=GRID, previous_frame=True, previous_frames=back)
