@@ -65,6 +65,7 @@ from tinyvdm.models.autoregressive import (
     bits_per_token,
     counted_sampling_flops,
     frame_repeat_rate,
+    previous_frame_sources,
     sample_logits,
     sampling_distribution,
     sampling_flops,
@@ -308,7 +309,7 @@ viewer.show()
 # one, off meaning exactly the old model).
 
 # %%
-print(inspect.getsource(ARTransformer.previous_frame_tokens))
+print(inspect.getsource(previous_frame_sources))
 source = inspect.getsource(ARTransformer.generate)
 print(source[source.index("        tokens = torch.full"):source.index("        self.train(was_training)")])
 

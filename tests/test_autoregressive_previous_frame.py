@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tinyvdm.models.autoregressive import ARConfig, ARTransformer, KVCache
+from tinyvdm.models.autoregressive import ARConfig, ARTransformer, KVCache, previous_frame_sources
 
 GRID = (3, 2, 3)  # t h w: 18 tokens, 6 per frame
 
@@ -258,3 +258,8 @@ def test_two_frames_back_hold_both_windows():
             ARConfig(max_tokens=18, grid_shape=GRID, previous_frame=True, previous_frames=back)
     with pytest.raises(ValueError, match="previous_frames"):
         ARConfig(max_tokens=18, grid_shape=GRID, previous_frames=2)
+
+
+def test_sources_need_the_option():
+    with pytest.raises(ValueError, match="previous_frame=True"):
+        previous_frame_sources(ARConfig(max_tokens=18, grid_shape=GRID))

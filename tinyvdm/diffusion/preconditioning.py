@@ -45,6 +45,10 @@ def preconditioning_coefficients(schedule: NoiseSchedule, timestep: torch.Tensor
     """``(c_in, c_skip, c_out)`` for each sample, shaped ``(b, 1, ..., 1)`` to broadcast over ``like``."""
     s = schedule.gather("sqrt_alpha_bar", timestep, like)
     n = schedule.gather("sqrt_one_minus_alpha_bar", timestep, like)
+    return _coefficients(s, n, sigma_data)
+
+
+def _coefficients(s: torch.Tensor, n: torch.Tensor, sigma_data: float):
     variance = s**2 * sigma_data**2 + n**2  # variance of x_t - s mu for data of spread sigma_data
     c_in = variance.rsqrt()
     return c_in, s * sigma_data**2 / variance, sigma_data * n * c_in
@@ -88,8 +92,9 @@ class Preconditioned(nn.Module):
     def forward(self, x: torch.Tensor, timestep: torch.Tensor, cond=None) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim < 2:
             raise ValueError(f"x must be a batched tensor (b, ...), got {describe(x)}")
-        c_in, c_skip, c_out = preconditioning_coefficients(self.schedule, timestep, x, self.sigma_data)
         s = self.schedule.gather("sqrt_alpha_bar", timestep, x)
+        n = self.schedule.gather("sqrt_one_minus_alpha_bar", timestep, x)
+        c_in, c_skip, c_out = _coefficients(s, n, self.sigma_data)
         centred = x - s * self.data_mean  # x_t - s mu = s (x0 - mu) + n eps
         inputs = c_in * centred
         residual = self.net(inputs, timestep) if cond is None else self.net(inputs, timestep, cond)

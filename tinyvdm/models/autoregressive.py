@@ -279,6 +279,35 @@ def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k:
     return torch.softmax(logits, dim=1)
 
 
+
+def previous_frame_sources(config: ARConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the ``previous_frame`` neighbours of every position are: ``(source, inside)``, each
+    ``(max_tokens, k window^2)`` for ``k = previous_frames``, the last frame's window first.
+
+    Position ``i`` predicts ``x_i`` at ``(f, y, x)``; its neighbour ``(f - 1, y + dy, x + dx)`` is
+    grid token ``j = i - F + dy w + dx``, at input position ``source = j + 1`` (input ``k`` holds
+    ``x_{k-1}``), with ``dy, dx`` in ``-r .. r`` for a window of ``2 r + 1`` (raster order; ``r = 0``:
+    the same place only); ``k`` frames back, ``i - k F + ...``. ``j < i`` always (``r < h``), so
+    this is causal. ``inside`` is False where the neighbour is outside the grid or before the
+    first frame.
+    """
+    if not config.previous_frame:
+        raise ValueError("previous_frame_sources needs a config with previous_frame=True")
+    _, h, w = config.grid_shape
+    r = config.previous_frame_window // 2
+    place = torch.arange(config.max_tokens)  # (n,) positions
+    y, x = (place // w) % h, place % w
+    offsets = torch.arange(-r, r + 1)
+    dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
+    dy, dx = dy.flatten(), dx.flatten()  # (window^2,)
+    back = torch.arange(1, config.previous_frames + 1).repeat_interleave(len(dy))
+    dy, dx = dy.repeat(config.previous_frames), dx.repeat(config.previous_frames)  # (frames back x window^2,)
+    source = place[:, None] - back * config.frame_tokens + dy * w + dx + 1  # (n, k window^2)
+    inside = (place[:, None] >= back * config.frame_tokens) & (y[:, None] + dy >= 0) & (y[:, None] + dy < h) \
+        & (x[:, None] + dx >= 0) & (x[:, None] + dx < w)
+    return source, inside
+
+
 class ARTransformer(nn.Module):
     """A decoder-only causal transformer over flattened token grids. Build a size with :meth:`from_name`.
 
@@ -302,6 +331,14 @@ class ARTransformer(nn.Module):
             # a neighbour outside the grid).
             tables = config.previous_frames * config.previous_frame_window ** 2
             self.previous_frame_embedding = nn.Embedding(tables * (config.vocab_size + 1), config.dim)
+            # Where each position's neighbours are: fixed by the grid, so built once, not per call
+            # (sampling calls forward once per token). Not saved: derived from the config.
+            source, inside = previous_frame_sources(config)
+            self.register_buffer("previous_source", source, persistent=False)
+            self.register_buffer("previous_inside", inside, persistent=False)
+            # One table per (frame back, window offset) o, stacked: o's row for token k is o (vocab + 1) + k.
+            self.register_buffer("previous_table_offset", torch.arange(tables) * (config.vocab_size + 1),
+                                 persistent=False)
         if config.code_dim is not None:
             # The code vectors (and a zero row for BOS); set_code_vectors fills them in.
             self.register_buffer("code_vectors", torch.zeros(config.vocab_size + 1, config.code_dim))
@@ -391,30 +428,14 @@ class ARTransformer(nn.Module):
     def previous_frame_tokens(self, history: torch.Tensor, start: int) -> torch.Tensor:
         """For positions ``start .. n - 1`` of ``history`` ``(b, n)`` (input tokens from position 0), the
         grid tokens of the previous frame(s) around the place each predicts: ``(b, n - start, k window^2)``
-        for ``k = previous_frames``, the last frame's window first.
-
-        Position ``i`` predicts ``x_i`` at ``(f, y, x)``; its neighbour ``(f - 1, y + dy, x + dx)`` is
-        grid token ``j = i - F + dy w + dx``, at input position ``j + 1`` (input ``k`` holds ``x_{k-1}``),
-        with ``dy, dx`` in ``-r .. r`` for a window of ``2 r + 1`` (raster order; ``r = 0``: the same
-        place only); ``k`` frames back, ``i - k F + ...``. ``j < i`` always (``r < h``), so this is
-        causal. A neighbour outside the grid, or before the first frame, is ``vocab_size``: "none".
+        for ``k = previous_frames``, the last frame's window first; ``vocab_size`` ("none") outside
+        the grid or before the first frame (the places: :func:`previous_frame_sources`).
         """
-        c = self.config
-        _, h, w = c.grid_shape
-        r = c.previous_frame_window // 2
         n = history.shape[1]
-        place = torch.arange(start, n, device=history.device)  # (m,) positions
-        y, x = (place // w) % h, place % w
-        offsets = torch.arange(-r, r + 1, device=history.device)
-        dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
-        dy, dx = dy.flatten(), dx.flatten()  # (window^2,)
-        back = torch.arange(1, c.previous_frames + 1, device=history.device).repeat_interleave(len(dy))
-        dy, dx = dy.repeat(c.previous_frames), dx.repeat(c.previous_frames)  # (frames back x window^2,)
-        source = place[:, None] - back * c.frame_tokens + dy * w + dx + 1  # (m, k window^2) input positions
-        inside = (place[:, None] >= back * c.frame_tokens) & (y[:, None] + dy >= 0) & (y[:, None] + dy < h) \
-            & (x[:, None] + dx >= 0) & (x[:, None] + dx < w)
+        source = self.previous_source[start:n]  # (n - start, k window^2) input positions
+        inside = self.previous_inside[start:n]
         earlier = history[:, source.clamp(0, max(n - 1, 0)).flatten()].reshape(history.shape[0], *source.shape)
-        return torch.where(inside, earlier, torch.full_like(earlier, c.vocab_size))
+        return torch.where(inside, earlier, torch.full_like(earlier, self.config.vocab_size))
 
     def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """``tokens`` ``(b, n)`` -> logits ``(b, n, vocab_size)``.
@@ -436,10 +457,8 @@ class ARTransformer(nn.Module):
             else:  # the cache keeps the earlier tokens, the new ones join them here
                 cache.tokens[:, start:start + n] = tokens
                 history = cache.tokens[:, :start + n]
-            # One table per (frame back, window offset) o, stacked: o's row for token k is o (vocab + 1) + k.
             neighbours = self.previous_frame_tokens(history, start)  # (b, n, frames back x window^2)
-            offset = torch.arange(neighbours.shape[-1], device=tokens.device) * (self.config.vocab_size + 1)
-            x = x + self.previous_frame_embedding(neighbours + offset).sum(dim=2)
+            x = x + self.previous_frame_embedding(neighbours + self.previous_table_offset).sum(dim=2)
         x = self.dropout(x)
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
