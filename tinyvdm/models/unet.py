@@ -2,7 +2,7 @@
 
 Taught in chapter 07 (the UNet denoiser for video), which trains the frame-by-frame UNet
 (``temporal=None``: frames never exchange information), then grows it into the space-time one
-(``temporal="attention"`` or ``"conv"``) and compares the two on the same clips.
+(``temporal="attention"``, ``"conv"`` or ``"mix"``) and compares the two on the same clips.
 
 The network follows DDPM's UNet (Ho et al. 2020, appendix B) with improved-DDPM's scale-shift
 conditioning (Nichol & Dhariwal 2021): residual blocks at each resolution, self-attention at the
@@ -37,7 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tinyvdm.nn.attention import VideoAttention
 from tinyvdm.nn.embeddings import TimestepEmbedder, timestep_embedding
 
-TEMPORAL_KINDS = ("attention", "conv", None)
+TEMPORAL_KINDS = ("attention", "conv", "mix", None)
 ATTENTION_IMPLS = ("auto", "sdpa", "plain")
 # Up to this many frames, "auto" temporal attention uses the plain matmul-softmax path on the
 # CPU: MACHINE.md measured it 2-4x faster than SDPA for many sequences of 8 frames, while SDPA
@@ -63,7 +63,9 @@ class UNetConfig:
     input resolution, each next level halves ``h`` and ``w``). ``attention_levels`` lists the
     levels with spatial self-attention (negative indices count from the coarsest, ``-1``); the
     middle block has it when the coarsest level has. ``temporal`` picks the layer that mixes
-    frames: ``"attention"``, ``"conv"`` or ``None`` (a 2-D UNet applied frame by frame);
+    frames: ``"attention"``, ``"conv"``, ``"mix"`` or ``None`` (a 2-D UNet applied frame by frame);
+    ``"mix"`` (:class:`TemporalMix`) is tied to clips of exactly ``frames`` frames and reads
+    ``mix_kernel`` x ``mix_kernel`` neighbourhoods;
     ``temporal_levels`` restricts it to some levels (``None``: every level and the middle);
     ``temporal_heads`` and ``temporal_attention_impl`` tune temporal attention.
     ``joint_levels`` lists levels (among those with a temporal layer) whose temporal layer is
@@ -87,6 +89,8 @@ class UNetConfig:
     # head-split copies): 104 vs 139 ms fwd+bwd for 4 heads over 64 frames of 32 ch at 32 px.
     temporal_heads: int | None = None
     joint_levels: tuple[int, ...] = ()
+    frames: int | None = None  # clip length, needed (only) by temporal="mix"
+    mix_kernel: int = 1
     num_classes: int | None = None
     dropout: float = 0.0
     groups: int = 8
@@ -105,6 +109,12 @@ class UNetConfig:
                 raise ValueError(f"{name} must index the {levels} levels (-{levels} .. {levels - 1}), got {chosen}")
         if self.temporal not in TEMPORAL_KINDS:
             raise ValueError(f"temporal must be one of {TEMPORAL_KINDS}, got {self.temporal!r}")
+        if self.temporal == "mix" and (isinstance(self.frames, bool) or not isinstance(self.frames, int)
+                                       or self.frames < 2):
+            raise ValueError(f"temporal='mix' needs frames, the clip length (an int >= 2), got {self.frames!r}")
+        if isinstance(self.mix_kernel, bool) or not isinstance(self.mix_kernel, int) or self.mix_kernel < 1 \
+                or self.mix_kernel % 2 == 0:
+            raise ValueError(f"mix_kernel must be an odd positive int, got {self.mix_kernel!r}")
         if self.temporal_attention_impl not in ATTENTION_IMPLS:
             raise ValueError(f"temporal_attention_impl must be one of {ATTENTION_IMPLS}, "
                              f"got {self.temporal_attention_impl!r}")
@@ -320,6 +330,38 @@ class TemporalConv(nn.Module):
         return (x5 + rearrange(out, "b d t h w -> b t d h w")).reshape(x.shape)  # ((b t), c, h, w), a view
 
 
+class TemporalMix(nn.Module):
+    """Residual dense mixing of all ``t`` frames at each position: a temporal layer of fixed length.
+
+    ``x`` ``((b t), c, h, w)`` -> same shape. The frames are folded into the channels,
+    ``b (t c) h w``, and one convolution maps all ``t * c`` channels to all ``t * c`` (1 x 1 by
+    default: each pixel reads every frame at that pixel; ``kernel`` 3 reads the 3 x 3 around it).
+    Unlike attention or a width-3 convolution, every pair of frames gets its own weights: frame 7
+    reads frame 0 directly, and the layer can learn fixed relations such as "one frame later";
+    but it only takes clips of exactly ``frames`` frames (early fusion, as in the first video
+    CNNs).
+    """
+
+    def __init__(self, channels: int, frames: int, groups: int, kernel: int = 1):
+        super().__init__()
+        self.frames = frames
+        self.norm = nn.GroupNorm(groups, channels)
+        self.mix = nn.Conv2d(frames * channels, frames * channels, kernel, padding=kernel // 2)
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        # A zero map: the layer is the identity at initialisation, like the other temporal layers.
+        nn.init.zeros_(self.mix.weight)
+        nn.init.zeros_(self.mix.bias)
+
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        if frames != self.frames:
+            raise ValueError(f"temporal='mix' layers were built for clips of {self.frames} frames "
+                             f"(UNetConfig.frames), got {frames}")
+        hidden = rearrange(F.silu(self.norm(x)), "(b t) d h w -> b (t d) h w", t=frames)
+        return x + rearrange(self.mix(hidden), "b (t d) h w -> (b t) d h w", t=frames)
+
+
 class JointAttention(nn.Module):
     """Residual attention over all ``t h w`` positions of a clip at once (joint space-time attention).
 
@@ -392,6 +434,8 @@ class SpaceTimeBlock(nn.Module):
                                               config.temporal_attention_impl)
         elif temporal == "conv":
             self.temporal = TemporalConv(out_channels, config.groups)
+        elif temporal == "mix":
+            self.temporal = TemporalMix(out_channels, config.frames, config.groups, config.mix_kernel)
         elif temporal == "joint":
             self.temporal = JointAttention(out_channels, config.temporal_heads or config.heads)
         else:
@@ -482,8 +526,8 @@ class UNet(nn.Module):
         their video models from image models this way). ``overrides`` change other config fields
         that do not alter the existing weights (e.g. ``temporal_levels``).
         """
-        if temporal not in ("attention", "conv"):
-            raise ValueError(f"temporal must be 'attention' or 'conv', got {temporal!r}")
+        if temporal not in ("attention", "conv", "mix"):
+            raise ValueError(f"temporal must be 'attention', 'conv' or 'mix', got {temporal!r}")
         if self.config.temporal is not None:
             raise ValueError(f"inflate() grows a frame-by-frame UNet (temporal=None); this one has "
                              f"temporal={self.config.temporal!r}")
@@ -534,6 +578,9 @@ class UNet(nn.Module):
         if not isinstance(timestep, torch.Tensor) or timestep.shape != (b,):
             got = tuple(timestep.shape) if isinstance(timestep, torch.Tensor) else type(timestep).__name__
             raise ValueError(f"timestep must have shape (b,) = ({b},), got {got}")
+        if config.temporal == "mix" and x.shape[1] != config.frames:
+            raise ValueError(f"this UNet (temporal='mix') denoises clips of exactly frames={config.frames} frames: "
+                             f"x must have shape (b, {config.frames}, c, h, w), got {tuple(x.shape)}")
         if cond is None:
             return
         if config.num_classes is None:
