@@ -36,6 +36,11 @@ vectors ``e_k`` (:meth:`ARTransformer.set_code_vectors`), each input token gains
 projection of ``e_k``, and the logits gain ``(W h) . e_k``, so similar codes rise and fall
 together from the first step instead of being learned one by one.
 
+Sampling with a kept token (``keep_token``, off by default): temperature and top-k reshape every
+token's probability but one's, which stays the model's own. With a background code, a plain cold
+draw also makes "background here" more likely wherever it leads, and objects fade out; keeping
+the background code's probability cools only the choice among the object's codes.
+
 Sampling draws one token at a time. Without a cache every step reruns the whole prefix, so a
 grid of ``n`` tokens costs ``n (n + 1) / 2`` token passes; with the KV cache each step runs only
 the new token and reads the keys and values of the earlier ones from :class:`KVCache`: ``n``
@@ -237,11 +242,13 @@ class Block(nn.Module):
 
 
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None, keep_token: int | None = None) -> torch.Tensor:
     """Draw one token per row from ``logits`` ``(b, vocab)``: ``(b,)`` int64.
 
     ``softmax(logits / temperature)`` restricted to the ``top_k`` largest logits (``None``: all).
-    ``temperature=0`` takes the argmax; a small positive temperature approaches it.
+    ``temperature=0`` takes the argmax; a small positive temperature approaches it. With
+    ``keep_token`` (needs ``temperature > 0``) that token keeps the model's own probability and the
+    temperature and ``top_k`` reshape only the others' (see :func:`sampling_distribution`).
     """
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
         raise ValueError(f"logits must be floating of shape (b, vocab), got {describe(logits)}")
@@ -250,18 +257,26 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | N
     vocab = logits.shape[1]
     if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= vocab):
         raise ValueError(f"top_k must be None or an int in [1, {vocab}], got {top_k!r}")
-    if temperature == 0:
+    if temperature == 0 and keep_token is None:
         return logits.argmax(dim=1)
-    probs = sampling_distribution(logits, temperature, top_k)
+    probs = sampling_distribution(logits, temperature, top_k, keep_token=keep_token)
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
-def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
+def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                          keep_token: int | None = None) -> torch.Tensor:
     """The distribution :func:`sample_logits` draws from: ``(b, vocab)`` rows summing to 1.
 
     ``softmax(logits / temperature)`` over the ``top_k`` largest logits of each row, 0 elsewhere.
     Ties with the k-th largest logit are all kept. ``temperature`` must be positive here (0 is the
     argmax, a point mass, handled by :func:`sample_logits`).
+
+    ``keep_token`` (``None``: off) is a token whose probability stays the model's own,
+    ``p_keep = softmax(logits)[keep_token]``; temperature and ``top_k`` then act on the other
+    tokens only, which share ``1 - p_keep``. Why: with a background code (chapter 05) a temperature
+    below 1 on the whole distribution also decides *whether* an object is drawn, and it shrinks
+    every small "an object starts here" probability until frames come out empty or objects
+    vanish; keeping the background's probability cools only *which* object code is drawn.
     """
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
         raise ValueError(f"logits must be floating of shape (b, vocab), got {describe(logits)}")
@@ -270,6 +285,16 @@ def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k:
     vocab = logits.shape[1]
     if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= vocab):
         raise ValueError(f"top_k must be None or an int in [1, {vocab}], got {top_k!r}")
+    if keep_token is not None:
+        if not isinstance(keep_token, int) or not 0 <= keep_token < vocab:
+            raise ValueError(f"keep_token must be None or an int in [0, {vocab}), got {keep_token!r}")
+        if top_k is not None and top_k > vocab - 1:
+            raise ValueError(f"top_k must be at most {vocab - 1} with keep_token (it picks among the other "
+                             f"tokens), got {top_k!r}")
+        keep = torch.softmax(logits.float(), dim=1)[:, keep_token:keep_token + 1]  # (b, 1), at temperature 1
+        others = logits.index_fill(1, torch.tensor([keep_token], device=logits.device), float("-inf"))
+        return (1 - keep) * sampling_distribution(others, temperature, top_k) \
+            + keep * F.one_hot(torch.tensor(keep_token, device=logits.device), vocab)
     # Divide before the softmax: a temperature below 1 sharpens, above 1 flattens.
     logits = logits.float() / temperature
     if top_k is not None:
@@ -499,7 +524,8 @@ class ARTransformer(nn.Module):
     @torch.no_grad()
     def generate(self, b: int, grid_shape: tuple[int, int, int], temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None,
-                 use_cache: bool = True, later_temperature: float | None = None) -> torch.Tensor:
+                 use_cache: bool = True, later_temperature: float | None = None,
+                 keep_token: int | None = None) -> torch.Tensor:
         """Sample ``b`` grids ``(b, t, h, w)`` token by token, in ``(t h w)`` order.
 
         ``use_cache=True`` runs one new token per step through the network, reading earlier keys
@@ -507,7 +533,10 @@ class ARTransformer(nn.Module):
         draw the same tokens from the same ``generator``. See :func:`sample_logits` for
         ``temperature`` and ``top_k``. ``later_temperature`` (``None``: ``temperature``) is used for
         every frame after the first: the first frame decides what the clip shows, the later ones
-        mostly carry it on, and a cooler draw there strays less from it.
+        mostly carry it on, and a cooler draw there strays less from it. ``keep_token`` (``None``:
+        off; chapter 05 passes the background code 0) keeps that token's probability the model's
+        own at every step, so temperatures and ``top_k`` choose only among the other tokens (see
+        :func:`sampling_distribution`); the temperatures must then be positive.
         """
         if not isinstance(b, int) or b < 1:
             raise ValueError(f"b must be a positive int, got {b!r}")
@@ -515,6 +544,12 @@ class ARTransformer(nn.Module):
         _check_grid_length(grid_shape, self.config.max_tokens)
         if later_temperature is not None and (not isinstance(later_temperature, (int, float)) or later_temperature < 0):
             raise ValueError(f"later_temperature must be None or a number >= 0, got {later_temperature!r}")
+        if keep_token is not None:
+            if not isinstance(keep_token, int) or not 0 <= keep_token < self.config.vocab_size:
+                raise ValueError(f"keep_token must be None or an int in [0, {self.config.vocab_size}), got {keep_token!r}")
+            if not (isinstance(temperature, (int, float)) and temperature > 0) or later_temperature == 0:
+                raise ValueError(f"keep_token needs temperatures > 0, got temperature={temperature!r}, "
+                                 f"later_temperature={later_temperature!r}")
         n = math.prod(grid_shape)
         frame = grid_shape[1] * grid_shape[2]
         device = self.position_embedding.device
@@ -528,7 +563,7 @@ class ARTransformer(nn.Module):
             else:
                 logits = self(tokens[:, :i + 1])[:, -1]  # the whole prefix again
             draw_temperature = temperature if i < frame or later_temperature is None else later_temperature
-            tokens[:, i + 1] = sample_logits(logits, draw_temperature, top_k, generator)
+            tokens[:, i + 1] = sample_logits(logits, draw_temperature, top_k, generator, keep_token)
         self.train(was_training)
         t, h, w = grid_shape
         return rearrange(tokens[:, 1:], "b (t h w) -> b t h w", t=t, h=h, w=w)
