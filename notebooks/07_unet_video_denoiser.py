@@ -187,11 +187,10 @@ assert out.shape == x.shape
 #   the choice of VDM and most video models since;
 # - `"conv"`: a width-3 convolution along time (Make-A-Video's "pseudo-3D" convolution);
 # - `"mix"`: the frames folded into the channels and one dense map from all `t * c` channels to
-#   all `t * c`, at each pixel, plus the same map of each frame's spatial mean (`TemporalMix`).
-#   Every pair of frames gets its own weights, so frame 7 reads frame 0 directly and "one frame
-#   later" is a fixed relation the layer can learn; the price is that the network only takes
-#   clips of exactly `frames` frames (this is "early fusion", the oldest way to feed a video to a
-#   CNN).
+#   all `t * c`, at each pixel (`TemporalMix`). Every pair of frames gets its own weights, so
+#   frame 7 reads frame 0 directly and "one frame later" is a fixed relation the layer can learn;
+#   the price is that the network only takes clips of exactly `frames` frames (folding frames into
+#   channels is "early fusion", one of the first ways video was fed to a CNN).
 #
 # All three are residual and start at zero, so the grown network at first computes exactly what
 # the image network does. That lets us train the image network first and then grow it. This
@@ -386,12 +385,12 @@ print("space-time:    ", scores_video["rules"])
 #
 # Which temporal layer should grow the image UNet? Measured while preparing this chapter, outside
 # the notebook, with this chapter's recipe (500 frame-by-frame steps, then 800 space-time steps of
-# 8 clips; 64 clips drawn with DDIM 50; one seed each). "More than one colour" counts the clips in
-# which the object changes colour somewhere (the checker then sees two objects, each missing in
-# some frames). The step times are of one training step of 8 clips on one core, measured by
+# 8 clips; 64 clips drawn with DDIM 50; one seed each). "Wrong number of objects" counts the
+# clips in which the checker does not find exactly one object; nearly always the object changes
+# colour somewhere, and the checker sees two objects, each missing in some frames. The step times are of one training step of 8 clips on one core, measured by
 # `tinyvdm.bench.benchmark_training` in one run (the 2-D UNet alone: 0.25 s).
 #
-# | temporal layer | step | frames with one object | valid clips | clips with more than one colour |
+# | temporal layer | step | frames with one object | valid clips | clips with the wrong number of objects |
 # |---|---|---|---|---|
 # | attention over the 8 frames of each pixel | 0.32 s | 82% | 0 of 64 | 36 |
 # | the same, with noise shared across frames (PYoCo's "mixed" prior, half the variance shared) | 0.32 s | 86% | 0 of 64 | 60 |
@@ -405,13 +404,14 @@ print("space-time:    ", scores_video["rules"])
 # the 1 x 1 mix because it is the cheapest (attention over 8 frames is many tiny matrix
 # products; the mix is one large one) and because the network leans on the other frames more
 # with it: in this chapter's `cpu` run with attention, shuffling frames between clips raised the
-# error at t = 832 2.5x; with the mix, see the control above. Before these, other recipes were tried at the same
-# budget, each with temporal attention and 0 valid clips of 64: a width-3 temporal convolution,
-# joint space-time attention at the coarsest level (`UNet(..., joint_levels=(-1,))`; at every
-# level, at twice the training time, objects kept their colour and size more often but jumped
-# about), batches of 16, a slower EMA (0.995), min-SNR loss weighting, stochastic DDIM (eta = 1),
-# and EDM's preconditioning (`tinyvdm.diffusion.preconditioning.Preconditioned`: sharper objects,
-# in 93% of frames, but their colour changed between frames even more often).
+# error at t = 832 2.5x; with the mix, see the control above. Before these, other recipes were
+# tried at the same budget, each with temporal attention and 0 valid clips of 64: a width-3
+# temporal convolution, joint space-time attention at the coarsest level
+# (`UNet(..., joint_levels=(-1,))`; at every level, at twice the training time, objects kept
+# their colour and size more often but jumped about), batches of 16, a slower EMA (0.995),
+# min-SNR loss weighting, stochastic DDIM (eta = 1), and EDM's preconditioning
+# (`tinyvdm.diffusion.preconditioning.Preconditioned`: sharper objects, in 93% of frames, but
+# their colour changed between frames even more often).
 
 # %% [markdown]
 # ## Watching a sampler work
@@ -526,7 +526,7 @@ if scores_video["valid"] >= 0.8:
                f"{SIZES['eval_clips']} clips pass the scene checker (frame-by-frame network: {scores_2d['valid']:.0%}).")
 else:
     reasons = ", ".join(f"{kind} ({count} clips)" for kind, count in list(scores_video["rules"].items())[:3])
-    several = scores_video["rules"].get("wrong number of objects", 0)
+    several = sum(len({track.colour for track in clip.tracks}) > 1 for clip in scores_video["report"].reports)
     verdict = (f"**In this profile most samples are not yet valid scenes**: {scores_video['valid']:.0%} of "
                f"{SIZES['eval_clips']} space-time clips and {scores_2d['valid']:.0%} of the frame-by-frame ones pass "
                f"the scene checker (real clips: {real_report.valid_rate:.0%}). "
@@ -540,12 +540,12 @@ else:
                f"vary by at most 1.6x, and its colour and shape may not change at all). In {several} of "
                f"{SIZES['eval_clips']} clips the object changes colour along the way (a drift through "
                "neighbouring hues, magenta to blue to cyan, or a switch to another object mid-clip), so the "
-               "checker sees two objects, each missing in some frames. Which temporal layer grows the network barely matters at this budget (\"What it "
-               "took\": attention, the dense mix and its 3 x 3 version all gave 0 to 3 valid clips of 64); the "
-               "mix was kept because it is the cheapest of them and the network leans hardest on the other frames "
-               "with it. Pixel-space diffusion on 8 x 32 x 32 clips "
-               "needs more training than a ten-minute CPU chapter affords (run the `gpu` profile): a practical reason "
-               "real video models denoise in a compressed latent space (chapter 12).")
+               "checker sees two objects, each missing in some frames. Which temporal layer grows the network "
+               "barely matters at this budget (\"What it took\": attention, the dense mix and its 3 x 3 version "
+               "all gave 0 to 3 valid clips of 64); the mix was kept because it is the cheapest of them and the "
+               "network leans hardest on the other frames with it. Pixel-space diffusion on 8 x 32 x 32 clips "
+               "needs more training than a ten-minute CPU chapter affords (run the `gpu` profile): a practical "
+               "reason real video models denoise in a compressed latent space (chapter 12).")
 answer = f"""
 **Q11 — Which architecture? (the UNet part)** The workhorse denoiser is a UNet: residual
 convolution blocks that halve the resolution level by level, attention at the coarse levels,
