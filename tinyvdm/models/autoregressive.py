@@ -292,9 +292,11 @@ def sampling_distribution(logits: torch.Tensor, temperature: float = 1.0, top_k:
             raise ValueError(f"top_k must be at most {vocab - 1} with keep_token (it picks among the other "
                              f"tokens), got {top_k!r}")
         keep = torch.softmax(logits.float(), dim=1)[:, keep_token:keep_token + 1]  # (b, 1), at temperature 1
-        others = logits.index_fill(1, torch.tensor([keep_token], device=logits.device), float("-inf"))
-        return (1 - keep) * sampling_distribution(others, temperature, top_k) \
-            + keep * F.one_hot(torch.tensor(keep_token, device=logits.device), vocab)
+        others = logits.clone()
+        others[:, keep_token] = float("-inf")  # the others' distribution gives the kept token 0
+        probs = (1 - keep) * sampling_distribution(others, temperature, top_k)
+        probs[:, keep_token] = keep[:, 0]
+        return probs
     # Divide before the softmax: a temperature below 1 sharpens, above 1 flattens.
     logits = logits.float() / temperature
     if top_k is not None:
@@ -545,8 +547,8 @@ class ARTransformer(nn.Module):
         if later_temperature is not None and (not isinstance(later_temperature, (int, float)) or later_temperature < 0):
             raise ValueError(f"later_temperature must be None or a number >= 0, got {later_temperature!r}")
         if keep_token is not None:
-            if not isinstance(keep_token, int) or not 0 <= keep_token < self.config.vocab_size:
-                raise ValueError(f"keep_token must be None or an int in [0, {self.config.vocab_size}), got {keep_token!r}")
+            # keep_token's range is checked by sampling_distribution; temperatures are checked here,
+            # before any token is drawn.
             if not (isinstance(temperature, (int, float)) and temperature > 0) or later_temperature == 0:
                 raise ValueError(f"keep_token needs temperatures > 0, got temperature={temperature!r}, "
                                  f"later_temperature={later_temperature!r}")
