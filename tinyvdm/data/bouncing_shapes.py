@@ -292,6 +292,56 @@ def direction_class(velocity) -> torch.Tensor:
     return torch.round(angle / (math.pi / 4)).long() % 8
 
 
+SIZE_CLASSES = ("small", "medium", "large")  # thirds of the radius range; captions omit "medium"
+NUM_OBJECT_CLASSES = len(COLOURS) * len(SHAPES) * len(SIZE_CLASSES)
+
+
+def size_class(radius, radius_range: tuple[float, float]) -> torch.Tensor:
+    """Which third of ``radius_range`` each radius falls in: 0 small, 1 medium, 2 large.
+
+    The same thirds the captions use for "small" and "large". ``radius`` is any shape of
+    pixels; returns int64 of that shape.
+    """
+    radius = torch.as_tensor(radius, dtype=torch.float64)
+    if len(radius_range) != 2 or not 0 < radius_range[0] < radius_range[1]:
+        raise ValueError(f"radius_range must be (low, high) with 0 < low < high, got {radius_range!r}")
+    low, high = radius_range
+    share = (radius - low) / (high - low)
+    return (share >= 1 / 3).long() + (share > 2 / 3).long()
+
+
+def object_class(shape, colour, radius, radius_range: tuple[float, float]) -> torch.Tensor:
+    """One class index per object, ``(colour * 3 + shape) * 3 + size``, in ``[0, 54)``.
+
+    What a caption says about an object ("a large yellow triangle") as a single label, for a
+    class-conditional model. ``shape`` and ``colour`` are int64 indices into :data:`SHAPES` and
+    ``tuple(COLOURS)``, ``radius`` pixels, all of one shape (e.g. a batch's ``[:, 0]``, its
+    first object); see :func:`object_class_name` for the way back.
+    """
+    shape, colour = torch.as_tensor(shape), torch.as_tensor(colour)
+    if shape.dtype != torch.int64 or colour.dtype != torch.int64:
+        raise ValueError(f"shape and colour must be int64 indices, got {shape.dtype} and {colour.dtype}")
+    if shape.shape != colour.shape or shape.shape != torch.as_tensor(radius).shape:
+        raise ValueError(f"shape, colour and radius must have one shape, got {tuple(shape.shape)}, "
+                         f"{tuple(colour.shape)} and {tuple(torch.as_tensor(radius).shape)}")
+    if ((shape < 0) | (shape >= len(SHAPES))).any() or ((colour < 0) | (colour >= len(COLOURS))).any():
+        raise ValueError(f"shape must lie in [0, {len(SHAPES)}) and colour in [0, {len(COLOURS)}) "
+                         "(absent object slots, -1, have no class)")
+    size = size_class(radius, radius_range).to(shape.device)
+    return (colour * len(SHAPES) + shape) * len(SIZE_CLASSES) + size
+
+
+def object_class_name(label: int) -> str:
+    """``object_class``'s label back in words, e.g. ``"large yellow triangle"``."""
+    if isinstance(label, torch.Tensor):
+        label = int(label)
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < NUM_OBJECT_CLASSES:
+        raise ValueError(f"label must be an int in [0, {NUM_OBJECT_CLASSES}), got {label!r}")
+    rest, size = divmod(int(label), len(SIZE_CLASSES))
+    colour, shape = divmod(rest, len(SHAPES))
+    return f"{SIZE_CLASSES[size]} {tuple(COLOURS)[colour]} {SHAPES[shape]}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Rendering
 
@@ -500,8 +550,8 @@ def _size_word(radius: float, radius_range: tuple[float, float]) -> str:
     # thirds of the range are "small" and "large" and the middle third goes unnamed.
     if high < 1.25 * low:
         return ""
-    share = (radius - low) / (high - low)
-    return "small " if share < 1 / 3 else "large " if share > 2 / 3 else ""
+    word = SIZE_CLASSES[int(size_class(radius, radius_range))]
+    return "" if word == "medium" else word + " "
 
 
 def _caption(shapes, colours, radii, directions, bounces, radius_range) -> str:

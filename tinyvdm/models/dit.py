@@ -46,6 +46,7 @@ from torch import nn
 
 from tinyvdm.nn.attention import VideoAttention
 from tinyvdm.nn.embeddings import TimestepEmbedder
+from tinyvdm.nn.frame_mix import FrameMix
 from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, unpatchify
 from tinyvdm.nn.transformer import (
     MLP,
@@ -84,7 +85,10 @@ class DiTConfig:
     ``frames`` and ``image_size``, which are otherwise unused). ``num_classes`` (``None`` or 0: no
     class) adds a class embedding with one extra row, the null class. ``frequency_dim``: width of
     the step's sinusoidal code (DiT's 256). ``final_conv``: a 3x3 convolution on each output frame
-    (U-ViT's last layer; off by default, so the plain DiT is unchanged).
+    (U-ViT's last layer; off by default, so the plain DiT is unchanged). ``frame_mix=True`` (off by
+    default; not in the paper) follows every block with a :class:`~tinyvdm.nn.frame_mix.FrameMix`
+    layer, a dense map over all ``frames / tubelet`` token frames at each position; the model then
+    takes clips of exactly ``frames`` frames, which must be a multiple of ``tubelet``.
     """
 
     in_channels: int = 3
@@ -101,6 +105,7 @@ class DiTConfig:
     num_classes: int | None = None
     frequency_dim: int = 256
     final_conv: bool = False  # U-ViT's 3x3 convolution on each output frame (module docstring)
+    frame_mix: bool = False  # a dense frame-mixing layer after every block (see the docstring)
     image_size: int = 32
     frames: int = 16
     dropout: float = 0.0
@@ -113,6 +118,10 @@ class DiTConfig:
                                         "frequency_dim", "image_size", "frames"), divisible=False)
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
+        if not isinstance(self.frame_mix, bool):
+            raise ValueError(f"frame_mix must be a bool, got {self.frame_mix!r}")
+        if self.frame_mix and self.frames % self.tubelet:
+            raise ValueError(f"frame_mix needs frames={self.frames} divisible by tubelet={self.tubelet}")
 
     @property
     def max_grid(self) -> tuple[int, int, int]:
@@ -270,6 +279,9 @@ class DiT(nn.Module):
             DiTBlock(config.dim, config.heads, config.attention, config.conditioning, config.mlp_ratio,
                      config.dropout, config.backend)
             for _ in range(config.depth))
+        # One frame-mixing layer after each block (config.frame_mix), or none.
+        self.frame_mixes = nn.ModuleList(FrameMix(config.dim, config.frames // config.tubelet)
+                                         for _ in range(config.depth if config.frame_mix else 0))
         patch_dim = config.tubelet * config.patch_size**2 * out_channels
         self.final = FinalLayer(config.dim, patch_dim, adaptive=config.conditioning in ADAPTIVE)
         self.final_conv = None
@@ -308,6 +320,8 @@ class DiT(nn.Module):
             nn.init.zeros_(self.final.modulation[-1].bias)
             nn.init.zeros_(self.final.linear.weight)
             nn.init.zeros_(self.final.linear.bias)
+        for mix in self.frame_mixes:
+            mix.initialize_weights()  # back to zero after the Xavier pass: frame mixing starts as the identity
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> DiT:
@@ -351,8 +365,10 @@ class DiT(nn.Module):
         tokens = grid
         if config.conditioning == "in_context":
             tokens = join_frame_tokens(grid, context)  # (b, t', 1, k + h' w', d)
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
             tokens = block(tokens, c, context if config.conditioning == "cross_attention" else None)
+            if self.frame_mixes:
+                tokens = self.frame_mixes[i](tokens)
         if config.conditioning == "in_context":
             _, tokens = split_frame_tokens(tokens, context.shape[1], h)  # the condition tokens are dropped
         patches = self.final(tokens, c)  # (b, t', h', w', pt p p c_out)

@@ -35,6 +35,7 @@ from einops import rearrange
 from torch import nn
 
 from tinyvdm.nn.embeddings import TimestepEmbedder
+from tinyvdm.nn.frame_mix import FrameMix
 from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, unpatchify
 from tinyvdm.nn.transformer import (
     LabelEmbedder,
@@ -57,7 +58,10 @@ class UViTConfig:
     learned position tables). ``patch_size`` ``p``, ``tubelet`` ``pt``. ``attention``: one of
     ``MODEL_ATTENTIONS`` of :mod:`tinyvdm.nn.transformer`. ``num_classes`` (``None`` or 0: no class
     token) adds a class token with one extra row, the null class. ``long_skips=False``: the
-    ablation without skips. ``final_conv=False`` drops the last 3x3 convolution.
+    ablation without skips. ``final_conv=False`` drops the last 3x3 convolution. ``frame_mix=True``
+    (off by default; not in the paper) ends every block with a :class:`~tinyvdm.nn.frame_mix.FrameMix`
+    layer, a dense map over all ``frames / tubelet`` token frames at each position; the model then
+    takes clips of exactly ``frames`` frames.
     """
 
     in_channels: int = 3
@@ -75,12 +79,15 @@ class UViTConfig:
     num_classes: int | None = None
     long_skips: bool = True
     final_conv: bool = True
+    frame_mix: bool = False
     dropout: float = 0.0
     backend: str = "auto"
 
     def __post_init__(self):
         check_transformer_config(self, ("in_channels", "image_size", "frames", "patch_size", "tubelet", "dim",
                                         "depth", "heads"))
+        if not isinstance(self.frame_mix, bool):
+            raise ValueError(f"frame_mix must be a bool, got {self.frame_mix!r}")
         if self.depth % 2 == 0:
             raise ValueError(f"depth must be odd (depth // 2 in-blocks, one middle block, depth // 2 out-blocks), "
                              f"got {self.depth}")
@@ -115,7 +122,8 @@ class UViTBlock(nn.Module):
     """A pre-norm transformer block, with an optional long-skip input merged in first.
 
     ``x`` ``(b, t, h, w, d)`` and ``skip`` (same shape, out-blocks only) -> ``(b, t, h, w, d)``:
-    ``linear(concat(x, skip))`` (``2 d`` -> ``d``), then :class:`~tinyvdm.nn.transformer.TransformerBlock`.
+    ``linear(concat(x, skip))`` (``2 d`` -> ``d``), then :class:`~tinyvdm.nn.transformer.TransformerBlock`,
+    then (``config.frame_mix``) a :class:`~tinyvdm.nn.frame_mix.FrameMix` layer.
     """
 
     def __init__(self, config: UViTConfig, skip: bool = False):
@@ -123,6 +131,7 @@ class UViTBlock(nn.Module):
         self.skip_linear = nn.Linear(2 * config.dim, config.dim) if skip else None
         self.block = TransformerBlock(config.dim, config.heads, config.attention, config.mlp_ratio, config.dropout,
                                       config.backend)
+        self.frame_mix = FrameMix(config.dim, config.frames // config.tubelet) if config.frame_mix else None
 
     def join_skip(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         """The long skip's join: ``linear(concat(x, skip))``, ``(b, t, h, w, d)`` twice -> ``(b, t, h, w, d)``.
@@ -140,7 +149,8 @@ class UViTBlock(nn.Module):
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         if self.skip_linear is not None:
             x = self.join_skip(x, skip)
-        return self.block(x)
+        x = self.block(x)
+        return x if self.frame_mix is None else self.frame_mix(x)
 
 
 class UViT(nn.Module):
@@ -182,6 +192,9 @@ class UViT(nn.Module):
             elif isinstance(module, nn.Embedding):
                 nn.init.trunc_normal_(module.weight, std=0.02)
         self.position.initialize_weights()
+        for module in self.modules():
+            if isinstance(module, FrameMix):
+                module.initialize_weights()  # back to zero: frame mixing starts as the identity
 
     @classmethod
     def from_name(cls, name: str, **overrides) -> UViT:

@@ -15,6 +15,7 @@ from tinyvdm.nn.attention import (
     use_sdpa,
 )
 from tinyvdm.nn.embeddings import TimestepEmbedder, timestep_embedding
+from tinyvdm.nn.frame_mix import FrameMix
 from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, patchify, sincos_position_embedding, unpatchify
 from tinyvdm.nn.transformer import ATTENTIONS, MODEL_ATTENTIONS, CrossAttention, TransformerBlock
 
@@ -22,6 +23,7 @@ __all__ = [
     "ATTENTIONS",
     "MODEL_ATTENTIONS",
     "CrossAttention",
+    "FrameMix",
     "PatchEmbed",
     "SpaceTimePositionEmbedding",
     "TransformerBlock",
