@@ -79,6 +79,7 @@ SIZES = dict(
     # this often in training, so that one network also predicts without a label (see "The label").
     label_dropout=0.1,
     guidance=1.5,  # classifier-free guidance when sampling with labels (1 = the plain conditional model)
+    eta=1.0,  # DDIM's fresh noise per step: 0 deterministic, 1 as much as DDPM ("Sampling")
     probe_steps=profile.pick(smoke=2, cpu=7, gpu=9),  # noise levels at which the two UNets are compared
     bench_steps=profile.pick(smoke=1, cpu=3, gpu=10),
 )
@@ -380,10 +381,17 @@ print("error ratio shuffled / coherent clips, same space-time network, at t =",
 # ## Sampling: are the generated clips valid scenes?
 #
 # Now draw clips from both networks with the same sampler (DDIM, 50 steps), the same starting
-# noise and the same labels, and run the scene checker on every clip. The sampler uses
-# classifier-free guidance at scale 1.5: each step asks the network twice, with the label and
-# without, and moves 1.5 times as far as the label pulls (`guided = unconditional + 1.5 *
-# (conditional - unconditional)`; chapter 15 explains it; "What it took" has the scales tried).
+# noise and the same labels, and run the scene checker on every clip. Two choices in the sampler,
+# both measured in "What it took":
+#
+# - **classifier-free guidance** at scale 1.5: each step asks the network twice, with the label
+#   and without, and moves 1.5 times as far as the label pulls (`guided = unconditional + 1.5 *
+#   (conditional - unconditional)`; chapter 15 explains it);
+# - **stochastic DDIM** (`eta = 1`): after each jump the sampler adds fresh noise, as much as
+#   DDPM would, instead of re-noising deterministically (`eta = 0`, chapter 06). With the same
+#   network, the stochastic sampler drew 1.5 to 3 times as many valid clips: fresh noise lets
+#   later steps correct a frame that an early step put slightly off the path, where the
+#   deterministic sampler keeps every early error.
 # Two numbers per network:
 #
 # - **frames with one clean object**: a per-frame, image-quality score; it does not care about
@@ -402,7 +410,7 @@ def sample(model, sampler, clips, seed=0):
     return clips.cpu(), time.perf_counter() - start
 
 
-ddim50 = DDIMSampler(schedule, min(50, SIZES["num_steps"]), prediction=PREDICTION)
+ddim50 = DDIMSampler(schedule, min(50, SIZES["num_steps"]), eta=SIZES["eta"], prediction=PREDICTION)
 samples_2d, _ = sample(ema_2d, ddim50, SIZES["eval_clips_2d"])
 samples_video, ddim50_seconds = sample(ema_video, ddim50, SIZES["eval_clips"])
 scores_2d, scores_video = scene_scores(samples_2d), scene_scores(samples_video)
@@ -432,8 +440,8 @@ print("space-time:    ", scores_video["rules"])
 #
 # Measured while preparing this chapter, outside the notebook, with this chapter's recipe (500
 # frame-by-frame steps, then 800 space-time steps of 8 clips, the 1 x 1 mix; 64 clips drawn with
-# DDIM 50 for the held-out labels; one training seed per row, so a difference of 5 clips is noise,
-# as the second seed's row shows):
+# deterministic DDIM 50 for the held-out labels; one training seed per row, so a difference of 5
+# clips is noise, as the second seed's row shows):
 #
 # | label the network is given | guidance scale | frames with one clean object | valid clips | most frequent reason |
 # |---|---|---|---|---|
@@ -455,6 +463,20 @@ print("space-time:    ", scores_video["rules"])
 # allows, and the average of straight paths with different velocities is not a straight path;
 # if the frames then resolve that average into one path at different moments of the sampling,
 # each frame ends on a different path.
+#
+# The sampler, on the same two trained networks (54 classes, guidance 1.5):
+#
+# | sampler | valid of 64, training seed 0 (this chapter's network) | training seed 1 |
+# |---|---|---|
+# | DDIM 50, deterministic (`eta = 0`) | 14 | 19 |
+# | DDIM 100, deterministic | 10 | — |
+# | **DDIM 50, stochastic (`eta = 1`)** | **25** | **28** |
+# | DDIM 25, stochastic | — | 21 |
+#
+# Fresh noise at every step gives later steps the chance to pull a frame back onto the path that
+# the other frames agree on, and it nearly doubles the valid clips; more deterministic steps do
+# not. The chapter samples with stochastic DDIM 50. Curved paths are still the most frequent
+# reason (about 35 clips).
 #
 # ### What it took: the temporal layer
 #
@@ -509,7 +531,7 @@ print("space-time:    ", scores_video["rules"])
 # %%
 generator = torch.Generator().manual_seed(3)
 with torch.no_grad():
-    _, trajectory = DDIMSampler(schedule, min(25, SIZES["num_steps"] // 2), prediction=PREDICTION).sample(
+    _, trajectory = DDIMSampler(schedule, min(25, SIZES["num_steps"] // 2), eta=SIZES["eta"], prediction=PREDICTION).sample(
         ema_video.eval(), (2, FRAMES, 3, SIZE, SIZE), cond=held_labels[:2].to(profile.device),
         guidance_scale=SIZES["guidance"], null_cond=torch.tensor(NUM_OBJECT_CLASSES), generator=generator,
         return_trajectory=True, device=profile.device)
@@ -522,8 +544,9 @@ scrubber.show()
 #
 # DDPM walks back through every one of the `T` steps it was trained with, adding fresh noise at
 # each. DDIM (chapter 06) reuses the same trained network but jumps: it predicts the clean clip,
-# then re-noises it *deterministically* to an earlier step, so it can skip most steps. Same
-# network, same starting noise; the only change is the sampler. (With guidance, each network call
+# then re-noises it to an earlier step, so it can skip most steps (here with `eta = 1`, fresh
+# noise at each jump, as chosen above). Same network, same starting noise; the only change is
+# the number of steps. (With guidance, each network call
 # runs on a doubled batch: the clips with their labels and without. DDPM runs on fewer clips in the
 # `cpu` profile to keep the chapter within its ten minutes; its valid rate is therefore less
 # precise, and the table gives the number of clips.)
@@ -536,7 +559,8 @@ for steps in SIZES["ddim_steps"]:
     if steps == 50 and SIZES["num_steps"] >= 50:
         clips, seconds, valid = samples_video, ddim50_seconds, scores_video["valid"]
     else:
-        clips, seconds = sample(ema_video, DDIMSampler(schedule, min(steps, SIZES["num_steps"]), prediction=PREDICTION),
+        clips, seconds = sample(ema_video, DDIMSampler(schedule, min(steps, SIZES["num_steps"]), eta=SIZES["eta"],
+                                                       prediction=PREDICTION),
                                 SIZES["sweep_clips"])
         valid = scene_scores(clips)["valid"]
     rows.append(("DDIM", steps, len(clips), seconds, valid))
@@ -672,7 +696,7 @@ if profile.name != "smoke":
     assert scores_video["frames_ok"] >= 0.5, scores_video["frames_ok"]
     # Longer training and the temporal layers together: more clean frames than frame by frame.
     assert scores_video["frames_ok"] > scores_2d["frames_ok"], (scores_video["frames_ok"], scores_2d["frames_ok"])
-    # Whole clips: 22% of 64 in the chapter's run, 14-30% across guidance scales, training lengths and
-    # two training seeds in the trials ("What it took"); the frame-by-frame network, with the same labels, 0%.
-    assert scores_video["valid"] >= 0.1, scores_video["valid"]
+    # Whole clips: 39% and 44% of 64 with stochastic DDIM 50 for two training seeds in the trials
+    # ("What it took"; 14-30% deterministic); the frame-by-frame network, with the same labels, 0%.
+    assert scores_video["valid"] >= 0.2, scores_video["valid"]
     assert scores_video["valid"] > scores_2d["valid"], (scores_video["valid"], scores_2d["valid"])
