@@ -400,14 +400,18 @@ print("error ratio shuffled / coherent clips, same space-time network, at t =",
 # - **valid clips**: the whole clip passes (same object throughout, smooth physical motion).
 
 # %%
+# Classifier-free guidance: the label's pull, and the "no label" class for the unconditional pass.
+guided = dict(guidance_scale=SIZES["guidance"], null_cond=torch.tensor(NUM_OBJECT_CLASSES))
+
+
 def sample(model, sampler, clips, seed=0):
     """``clips`` samples asking for the first held-out clips' labels, with classifier-free guidance."""
     generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     with torch.no_grad():
         clips = sampler.sample(model.to(profile.device).eval(), (clips, FRAMES, 3, SIZE, SIZE),
-                               cond=held_labels[:clips].to(profile.device), guidance_scale=SIZES["guidance"],
-                               null_cond=torch.tensor(NUM_OBJECT_CLASSES), generator=generator, device=profile.device)
+                               cond=held_labels[:clips].to(profile.device), **guided, generator=generator,
+                               device=profile.device)
     return clips.cpu(), time.perf_counter() - start
 
 
@@ -533,9 +537,8 @@ print("space-time:    ", scores_video["rules"])
 generator = torch.Generator().manual_seed(3)
 with torch.no_grad():
     _, trajectory = DDIMSampler(schedule, min(25, SIZES["num_steps"] // 2), eta=SIZES["eta"], prediction=PREDICTION).sample(
-        ema_video.eval(), (2, FRAMES, 3, SIZE, SIZE), cond=held_labels[:2].to(profile.device),
-        guidance_scale=SIZES["guidance"], null_cond=torch.tensor(NUM_OBJECT_CLASSES), generator=generator,
-        return_trajectory=True, device=profile.device)
+        ema_video.eval(), (2, FRAMES, 3, SIZE, SIZE), cond=held_labels[:2].to(profile.device), **guided,
+        generator=generator, return_trajectory=True, device=profile.device)
 scrubber = TrajectoryScrubber(trajectory, scale=3)
 savefig(scrubber.static_figure(), CHAPTER, "sampling_trajectory")
 scrubber.show()

@@ -296,6 +296,15 @@ SIZE_CLASSES = ("small", "medium", "large")  # thirds of the radius range; capti
 NUM_OBJECT_CLASSES = len(COLOURS) * len(SHAPES) * len(SIZE_CLASSES)
 
 
+def _size_index(share):
+    """0, 1 or 2 for ``share`` (radius as a share of the range) in its lower, middle or upper third.
+
+    Plain comparisons, so one definition serves a Python float (the captions, per object, on the
+    data path) and a tensor (:func:`size_class`, per batch).
+    """
+    return (share >= 1 / 3) * 1 + (share > 2 / 3) * 1
+
+
 def size_class(radius, radius_range: tuple[float, float]) -> torch.Tensor:
     """Which third of ``radius_range`` each radius falls in: 0 small, 1 medium, 2 large.
 
@@ -306,8 +315,7 @@ def size_class(radius, radius_range: tuple[float, float]) -> torch.Tensor:
     if len(radius_range) != 2 or not 0 < radius_range[0] < radius_range[1]:
         raise ValueError(f"radius_range must be (low, high) with 0 < low < high, got {radius_range!r}")
     low, high = radius_range
-    share = (radius - low) / (high - low)
-    return (share >= 1 / 3).long() + (share > 2 / 3).long()
+    return _size_index((radius - low) / (high - low))
 
 
 def object_class(shape, colour, radius, radius_range: tuple[float, float]) -> torch.Tensor:
@@ -315,15 +323,15 @@ def object_class(shape, colour, radius, radius_range: tuple[float, float]) -> to
 
     What a caption says about an object ("a large yellow triangle") as a single label, for a
     class-conditional model. ``shape`` and ``colour`` are int64 indices into :data:`SHAPES` and
-    ``tuple(COLOURS)``, ``radius`` pixels, all of one shape (e.g. a batch's ``[:, 0]``, its
+    :data:`COLOUR_NAMES`, ``radius`` pixels, all of one shape (e.g. a batch's ``[:, 0]``, its
     first object); see :func:`object_class_name` for the way back.
     """
-    shape, colour = torch.as_tensor(shape), torch.as_tensor(colour)
+    shape, colour, radius = torch.as_tensor(shape), torch.as_tensor(colour), torch.as_tensor(radius)
     if shape.dtype != torch.int64 or colour.dtype != torch.int64:
         raise ValueError(f"shape and colour must be int64 indices, got {shape.dtype} and {colour.dtype}")
-    if shape.shape != colour.shape or shape.shape != torch.as_tensor(radius).shape:
+    if shape.shape != colour.shape or shape.shape != radius.shape:
         raise ValueError(f"shape, colour and radius must have one shape, got {tuple(shape.shape)}, "
-                         f"{tuple(colour.shape)} and {tuple(torch.as_tensor(radius).shape)}")
+                         f"{tuple(colour.shape)} and {tuple(radius.shape)}")
     if ((shape < 0) | (shape >= len(SHAPES))).any() or ((colour < 0) | (colour >= len(COLOURS))).any():
         raise ValueError(f"shape must lie in [0, {len(SHAPES)}) and colour in [0, {len(COLOURS)}) "
                          "(absent object slots, -1, have no class)")
@@ -339,7 +347,7 @@ def object_class_name(label: int) -> str:
         raise ValueError(f"label must be an int in [0, {NUM_OBJECT_CLASSES}), got {label!r}")
     rest, size = divmod(int(label), len(SIZE_CLASSES))
     colour, shape = divmod(rest, len(SHAPES))
-    return f"{SIZE_CLASSES[size]} {tuple(COLOURS)[colour]} {SHAPES[shape]}"
+    return f"{SIZE_CLASSES[size]} {COLOUR_NAMES[colour]} {SHAPES[shape]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,7 +558,7 @@ def _size_word(radius: float, radius_range: tuple[float, float]) -> str:
     # thirds of the range are "small" and "large" and the middle third goes unnamed.
     if high < 1.25 * low:
         return ""
-    word = SIZE_CLASSES[int(size_class(radius, radius_range))]
+    word = SIZE_CLASSES[_size_index((radius - low) / (high - low))]
     return "" if word == "medium" else word + " "
 
 
