@@ -93,6 +93,11 @@ def test_build_model_switches_the_temporal_layer():
     assert bench.build_model("unet-tiny-none").config.temporal is None
     assert bench.build_model("unet-tiny-conv").config.temporal == "conv"
     assert bench.build_model("unet-compact").config.patch_size == 2
+    # Chapter 07's dense frame mix is tied to one clip length, which the benchmark passes on.
+    mix = bench.build_model("unet-tiny-mix", frames=6)
+    assert mix.config.temporal == "mix" and mix.config.frames == 6
+    with torch.no_grad():
+        assert mix(torch.randn(1, 6, 3, 16, 16), torch.tensor([5])).shape == (1, 6, 3, 16, 16)
 
 
 def test_default_models_of_the_command_all_build():

@@ -500,6 +500,56 @@ def test_ddim_step_matches_diffusers(name, spacing, eta, prediction, clip_x0):
                 torch.testing.assert_close(mine.prev_sample, ref.prev_sample, **tolerance)
 
 
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+@pytest.mark.parametrize("prediction", ["eps", "x0"])
+def test_ddim_clipped_eps_matches_diffusers_use_clipped_model_output(eta, prediction):
+    diffusers = pytest.importorskip("diffusers")
+    theirs = _float64_reference(diffusers.DDIMScheduler(clip_sample=True, prediction_type=DIFFUSERS_PREDICTION[prediction]))
+    theirs.set_timesteps(20)
+    ours = DDIMSampler(NoiseSchedule.from_betas(theirs.betas, dtype=torch.float64), 20, eta, prediction=prediction,
+                       clipped_eps=True)
+    plain = DDIMSampler(ours.schedule, 20, eta, prediction=prediction)
+    clipped_somewhere = False
+    for timestep in ours.timesteps.tolist()[::4]:
+        xt, output = _step_inputs(timestep, torch.float64)
+        output = 3 * output  # large predictions, so that the clean sample is clipped
+        noise = torch.randn(xt.shape, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+        mine = ours.step(output, timestep, xt, noise=noise)
+        ref = theirs.step(output, timestep, xt, eta=eta, use_clipped_model_output=True,
+                          variance_noise=noise if eta > 0 else None)
+        torch.testing.assert_close(mine.prev_sample, ref.prev_sample, **FLOAT64_TOLERANCE)
+        # Where clipping changed the clean sample, the recomputed noise changes the step.
+        clipped_somewhere |= not torch.allclose(plain.step(output, timestep, xt, noise=noise).prev_sample,
+                                                mine.prev_sample)
+    assert clipped_somewhere
+
+
+@pytest.mark.parametrize("prediction", ["eps", "x0"])
+def test_ddim_with_clipped_eps_eta_one_and_every_step_is_ddpm(prediction):
+    # DDPM's posterior mean combines the clipped clean sample with x_t; DDIM's step combines it
+    # with a noise estimate. They agree when that estimate is recomputed from the clipped sample.
+    schedule = NoiseSchedule.from_name("linear", 1000, dtype=torch.float64)
+    ddpm = DDPMSampler(schedule, "fixed_small", prediction=prediction)
+    ddim = DDIMSampler(schedule, 1000, eta=1.0, prediction=prediction, clipped_eps=True)
+    plain = DDIMSampler(schedule, 1000, eta=1.0, prediction=prediction)
+    differs = False
+    for timestep in (999, 700, 300, 50, 1):
+        xt, output = _step_inputs(timestep, torch.float64)
+        output = 3 * output
+        noise = torch.randn(xt.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+        expected = ddpm.step(output, timestep, xt, noise=noise).prev_sample
+        torch.testing.assert_close(ddim.step(output, timestep, xt, noise=noise).prev_sample, expected,
+                                   rtol=1e-5, atol=1e-5)
+        differs |= not torch.allclose(plain.step(output, timestep, xt, noise=noise).prev_sample, expected,
+                                      rtol=1e-5, atol=1e-5)
+    assert differs, "without clipped_eps a clipped step should not be DDPM's"
+
+
+def test_ddim_rejects_a_non_bool_clipped_eps():
+    with pytest.raises(ValueError, match="clipped_eps must be a bool"):
+        DDIMSampler(NoiseSchedule.from_name("linear", 100), 10, clipped_eps=1)
+
+
 @pytest.mark.parametrize("spacing", ["leading", "trailing"])
 @pytest.mark.parametrize("eta", [0.0, 1.0])
 @pytest.mark.parametrize("num_inference_steps", [10, 20])

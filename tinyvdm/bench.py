@@ -219,11 +219,12 @@ def load_peer(dim: int = 32, dim_mults: tuple[int, ...] = (1, 2, 4)) -> nn.Modul
     return ChannelsFirstVideo(Unet3D(dim=dim, dim_mults=dim_mults, channels=3))
 
 
-def build_model(name: str) -> nn.Module:
-    """A model by name:
+def build_model(name: str, frames: int = 8) -> nn.Module:
+    """A model by name (``frames``: the clip length, which only ``-mix`` UNets are tied to):
 
     - ``unet-<size>[-<temporal>]``: a named UNet, e.g. ``unet-wide``, ``unet-small-conv``,
-      ``unet-small-none`` for the frame-by-frame 2-D UNet;
+      ``unet-compact-mix`` (chapter 07's temporal layer), ``unet-small-none`` for the
+      frame-by-frame 2-D UNet;
     - ``dit-<size>/<patch>[-<attention>]``: a named DiT, e.g. ``dit-S/4``, ``dit-tiny/4-full``;
     - ``uvit-<size>[-<attention>]``: a named U-ViT, e.g. ``uvit-small``;
     - ``peer-unet3d``.
@@ -246,13 +247,15 @@ def build_model(name: str) -> nn.Module:
     parts = name.split("-")
     if parts[0] != "unet" or len(parts) not in (2, 3) or parts[1] not in UNET_CONFIGS:
         raise ValueError(f"model must be 'peer-unet3d', 'dit-<size>/<patch>[-<attention>]', 'uvit-<size>[-<attention>]' "
-                         f"or 'unet-<size>[-attention|conv|none]' with size in {sorted(UNET_CONFIGS)}, got {name!r}")
+                         f"or 'unet-<size>[-attention|conv|mix|none]' with size in {sorted(UNET_CONFIGS)}, got {name!r}")
     overrides = {}
     if len(parts) == 3:
-        if parts[2] not in ("attention", "conv", "none"):
-            raise ValueError(f"model must be 'unet-<size>[-attention|conv|none]': the temporal layer of {name!r} "
-                             "must be attention, conv or none")
+        if parts[2] not in ("attention", "conv", "mix", "none"):
+            raise ValueError(f"model must be 'unet-<size>[-attention|conv|mix|none]': the temporal layer of {name!r} "
+                             "must be attention, conv, mix or none")
         overrides["temporal"] = None if parts[2] == "none" else parts[2]
+        if parts[2] == "mix":
+            overrides["frames"] = frames
     return UNet.from_name(parts[1], **overrides)
 
 
@@ -428,7 +431,7 @@ def format_report(report: Report) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tinyvdm.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="unet-compact,unet-small,unet-wide",
-                        help="comma-separated: unet-<size>[-attention|conv|none], dit-<size>/<patch>[-<attention>] "
+                        help="comma-separated: unet-<size>[-attention|conv|mix|none], dit-<size>/<patch>[-<attention>] "
                              "(chapter 11: dit-S/4), uvit-<size>[-<attention>], peer-unet3d")
     parser.add_argument("--peer", action="store_true", help="add peer-unet3d (needs `make bench-peer`)")
     parser.add_argument("--batch", type=int, default=8, help="clips per training step")
@@ -457,7 +460,7 @@ def run(args: argparse.Namespace) -> Report:
                         (args.steps, "--steps"), (args.sample_batch, "--sample-batch")):
         if value < 1:
             raise SystemExit(f"{what} must be a positive int, got {value}")
-    models = {name: build_model(name) for name in names}  # fail early on a bad name or missing peer
+    models = {name: build_model(name, frames=args.frames) for name in names}  # fail early on a bad name or missing peer
     dtype = torch.bfloat16 if args.bf16 else torch.float32
     ceiling = measure_ceiling(dtype, device)
     if args.ceiling is not None:

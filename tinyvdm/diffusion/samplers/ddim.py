@@ -48,16 +48,23 @@ class DDIMSampler(Sampler):
     ``eta = 0`` is the deterministic DDIM sampler (``x_T`` fixes the sample); ``eta = 1`` gives
     the variance of DDPM's posterior over the larger step. ``timestep_spacing`` picks the steps
     visited (:func:`ddim_timesteps`). ``clip_x0`` clips the predicted clean sample to ``[-1, 1]``;
-    the predicted noise is *not* recomputed from the clipped sample (diffusers' default,
-    ``use_clipped_model_output=False``). ``prediction``: ``"eps"``, ``"x0"`` or ``"v"``.
+    by default the predicted noise is *not* recomputed from the clipped sample (diffusers' default,
+    ``use_clipped_model_output=False``); ``clipped_eps=True`` recomputes it, so that the step's
+    clean sample and its "direction pointing to x_t" agree again, as they do in DDPM's posterior
+    mean (with ``eta = 1`` and every step visited the sampler is then DDPM's).
+    ``prediction``: ``"eps"``, ``"x0"`` or ``"v"``.
     """
 
     def __init__(self, schedule: NoiseSchedule, num_inference_steps: int, eta: float = 0.0,
-                 timestep_spacing: str = "leading", clip_x0: bool = True, prediction: str = "eps"):
+                 timestep_spacing: str = "leading", clip_x0: bool = True, prediction: str = "eps",
+                 clipped_eps: bool = False):
         super().__init__(schedule, clip_x0=clip_x0, prediction=prediction)
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta!r}")
+        if not isinstance(clipped_eps, bool):
+            raise ValueError(f"clipped_eps must be a bool, got {clipped_eps!r}")
         self.eta = float(eta)
+        self.clipped_eps = clipped_eps
         self.num_inference_steps = num_inference_steps
         self.timestep_spacing = timestep_spacing
         self.timesteps = ddim_timesteps(schedule.num_steps, num_inference_steps, timestep_spacing)
@@ -79,7 +86,8 @@ class DDIMSampler(Sampler):
         ``prev_timestep = -1``, the clean sample):
 
         1. ``x0 = (x_t - sqrt(1 - a_t) eps) / sqrt(a_t)``, "predicted x_0" of eq. 12 (for an x0 or
-           v model, read off directly and eps derived from it), clipped if ``clip_x0``.
+           v model, read off directly and eps derived from it), clipped if ``clip_x0``; with
+           ``clipped_eps``, ``eps = (x_t - sqrt(a_t) x0) / sqrt(1 - a_t)`` from the clipped ``x0``.
         2. ``sigma = eta sqrt((1 - a_prev) / (1 - a_t)) sqrt(1 - a_t / a_prev)`` (eq. 16).
         3. ``x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev - sigma^2) eps + sigma z`` (eq. 12): the
            predicted clean sample, the "direction pointing to x_t", and fresh noise.
@@ -97,6 +105,8 @@ class DDIMSampler(Sampler):
         x0 = self._clip(x0)
         # Scalars in double precision: one step, one pair of alpha_bar values for the whole batch.
         alpha_bar = float(self.schedule.alpha_bar[timestep])
+        if self.clipped_eps and self.clip_x0:
+            eps = (xt - math.sqrt(alpha_bar) * x0) / math.sqrt(1 - alpha_bar)
         alpha_bar_prev = float(self.schedule.alpha_bar[prev_timestep]) if prev_timestep >= 0 else 1.0
         sigma = self.eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
         # Rounding can leave the square root's argument a hair below 0 when eta = 1 near the end.
