@@ -418,7 +418,13 @@ display_with_fallback(widgets.VBox([widgets.HTML(
 # (x0 prediction, min-SNR weighting, batches of 8, learning rate 2e-3, 800 steps, 0.36 s a step on
 # one CPU thread), drew 32 clips (25 DDIM steps): 0% of frames with one object at step 400, 23% at
 # step 800, and 0 valid clips at either; at step 800 the rules broken most were "noise" (29 clips),
-# "object missing in some frames" (29) and "implausible size or outline" (28). Chapter 10 found the
+# "object missing in some frames" (29) and "implausible size or outline" (28). Chapter 07's later
+# recipe, which took its UNet to 53%, does not carry over either: the same tiny/4 DiT with the final
+# convolution, told each clip's object (chapter 07's 54 classes, 10% dropped), trained with the
+# linear schedule and the plain `x0` loss for 1300 steps of 8 clips (as many as chapter 07's two
+# stages together; 258 s on one thread), and sampled with guidance 1.5 and stochastic DDIM 50 with
+# `clipped_eps`, drew 0 valid clips of 64, with and without frame mixing; in both the rule broken most
+# was "implausible size or outline". Chapter 10 found the
 # same for the U-ViT, at up to three times its training: the objects come out dim and patch-shaped
 # before they come out as whole discs, squares and triangles, and clip-level validity waits on that.
 
