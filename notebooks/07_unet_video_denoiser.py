@@ -456,7 +456,7 @@ print("space-time:    ", scores_video["rules"])
 #
 # Measured while preparing this chapter, outside the notebook, with this chapter's recipe (500
 # frame-by-frame steps, then 800 space-time steps of 8 clips, the 1 x 1 mix, and the cosine
-# schedule this chapter used then, see "the noise schedule" below; 64 clips drawn with
+# schedule, which the chapter used before the trials of "the noise schedule" below; 64 clips drawn with
 # deterministic DDIM 50 for the held-out labels; one training seed per row, so a difference of 5
 # clips is noise, as the second seed's row shows):
 #
@@ -505,7 +505,7 @@ print("space-time:    ", scores_video["rules"])
 #
 # | change to the recipe | valid of 128, seed 0 | seed 1 |
 # |---|---|---|
-# | none: cosine schedule (this chapter until now) | 57 (45%) | 58 (45%) |
+# | none: cosine schedule (chapter 06's choice, and the recipe of the tables above) | 57 (45%) | 58 (45%) |
 # | sigmoid schedule (Chen 2023's defaults) | 70 | 53 |
 # | **linear schedule (DDPM's; this chapter)** | **79 (62%)** | **69 (54%)** |
 # | cosine, training steps drawn towards high noise (`t = T u^0.5`) | 62 | 59 |
