@@ -13,8 +13,8 @@
 # %% [markdown]
 # # Exercises 07: the UNet denoiser for video
 #
-# Three pieces of chapter 07: how the network is told the diffusion step, how a DDIM sampler
-# takes one step, and the reshape that lets a temporal layer look across frames. Write each
+# Four pieces of chapter 07: how the network is told the diffusion step, how a DDIM sampler
+# takes one step, how it takes one that agrees with its clipping, and the reshape that lets a temporal layer look across frames. Write each
 # function in place of the `raise NotImplementedError` line and run the `check(...)` under it: it
 # compares your function with the library on random inputs and says what it expected and what
 # it got. A failed check never stops the notebook; the last cell shows your score.
@@ -87,7 +87,33 @@ def ddim_step(eps: torch.Tensor, xt: torch.Tensor, alpha_bar_t: float, alpha_bar
 check("07.ddim_step")
 
 # %% [markdown]
-# ## Exercise 3: tokens for temporal attention
+# ## Exercise 3: a DDIM step that agrees with its clipping
+#
+# The data lie in `[-1, 1]`, so samplers clip the predicted clean clip: `x0 = clamp(x0, -1, 1)`.
+# Chapter 07 ("DDPM against DDIM") found that this alone breaks stochastic DDIM at many steps: the
+# step then moves towards the clipped `x0` along the *unclipped* network's `eps`, two halves that
+# no longer describe the same `x_t`. The fix: after clipping, recompute the noise that, with the
+# clipped `x0`, gives back `x_t`, from `x_t = sqrt(a_t) * x0 + sqrt(1 - a_t) * eps`; then take the
+# step of exercise 2 with both.
+#
+# Write `clipped_ddim_step(eps, xt, alpha_bar_t, alpha_bar_prev)` returning `(x_prev, x0)` with
+# the clipped `x0` (`eta = 0`, as in exercise 2).
+
+# %%
+def clipped_ddim_step(eps: torch.Tensor, xt: torch.Tensor, alpha_bar_t: float, alpha_bar_prev: float):
+    """One DDIM step (eta = 0) with x0 clipped to [-1, 1] and eps recomputed from it: (x_prev, x0)."""
+    # BEGIN SOLUTION
+    x0 = ((xt - math.sqrt(1.0 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)).clamp(-1.0, 1.0)
+    eps = (xt - math.sqrt(alpha_bar_t) * x0) / math.sqrt(1.0 - alpha_bar_t)  # the noise this x0 implies
+    x_prev = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1.0 - alpha_bar_prev) * eps
+    return x_prev, x0
+    # END SOLUTION
+
+
+check("07.clipped_ddim_step")
+
+# %% [markdown]
+# ## Exercise 4: tokens for temporal attention
 #
 # Inside the UNet the frames of `b` clips are folded into the batch: activations are
 # `((b t), c, h, w)`, clip-major (all frames of clip 0, then clip 1, ...). A temporal attention

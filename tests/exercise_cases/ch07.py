@@ -72,9 +72,39 @@ def ddim_scaled_xt(eps, xt, alpha_bar_t, alpha_bar_prev):  # rescales x_t, forge
     return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * eps, x0
 
 
+def clipped_ddim_right(eps, xt, alpha_bar_t, alpha_bar_prev):
+    x0 = ((xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)).clamp(-1, 1)
+    eps = (xt - math.sqrt(alpha_bar_t) * x0) / math.sqrt(1 - alpha_bar_t)
+    return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * eps, x0
+
+
+def clipped_ddim_eps_from_unclipped(eps, xt, alpha_bar_t, alpha_bar_prev):  # recomputes eps before clipping
+    x0 = (xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)
+    eps = (xt - math.sqrt(alpha_bar_t) * x0) / math.sqrt(1 - alpha_bar_t)  # = eps again
+    x0 = x0.clamp(-1, 1)
+    return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * eps, x0
+
+
+def clipped_ddim_swapped_roots(eps, xt, alpha_bar_t, alpha_bar_prev):  # divides by sqrt(a_t), not sqrt(1 - a_t)
+    x0 = ((xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)).clamp(-1, 1)
+    eps = (xt - math.sqrt(alpha_bar_t) * x0) / math.sqrt(alpha_bar_t)
+    return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * eps, x0
+
+
+def clipped_ddim_clamps_output(eps, xt, alpha_bar_t, alpha_bar_prev):  # clips x_prev instead of x0
+    x_prev, x0 = ddim_step_right(eps, xt, alpha_bar_t, alpha_bar_prev)
+    return x_prev.clamp(-1, 1), x0.clamp(-1, 1)
+
+
+def clipped_ddim_returns_unclipped_x0(eps, xt, alpha_bar_t, alpha_bar_prev):  # the step is right, the x0 it reports is not
+    x_prev, _ = clipped_ddim_right(eps, xt, alpha_bar_t, alpha_bar_prev)
+    return x_prev, (xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)
+
+
 RIGHT = {
     "07.timestep_embedding": timestep_embedding_right,
     "07.ddim_step": ddim_step_right,
+    "07.clipped_ddim_step": clipped_ddim_right,
     "07.temporal_tokens": lambda x, t: rearrange(x, "(b t) c h w -> (b h w) t c", t=t),
 }
 
@@ -83,6 +113,10 @@ WRONG = {
                               embedding_no_odd_pad, embedding_bf16],
     "07.ddim_step": [ddim_no_sqrt, ddim_fresh_noise_direction, ddim_clipped, ddim_swapped_outputs,
                      ddim_scaled_xt],
+    # Plain DDIM without clipping, and the diffusers default (clip x0, keep the network's eps).
+    "07.clipped_ddim_step": [ddim_step_right, ddim_clipped, clipped_ddim_eps_from_unclipped,
+                             clipped_ddim_swapped_roots, clipped_ddim_clamps_output,
+                             clipped_ddim_returns_unclipped_x0],
     "07.temporal_tokens": [
         lambda x, t: rearrange(x, "(t b) c h w -> (b h w) t c", t=t),  # frames outermost
         lambda x, t: rearrange(x, "(b t) c h w -> (b w h) t c", t=t),  # pixels in column order
