@@ -545,7 +545,15 @@ print("space-time:    ", scores_video["rules"])
 # log-SNR lowered by `2 ln 2` at every step, the shift Hoogeboom et al. 2023 use for images of
 # twice the side) drew 29 and 30 valid clips of 64 for the same two seeds: no better than linear's
 # 41 and 26. Two seeds cannot rank the two schedules, but they give no sign that still more noise
-# helps: the gain is in leaving cosine's low-noise bias, not in a general "more is better". Why? Chapter 06's curves show the linear schedule drowns a clip earlier in the
+# helps: the gain is in leaving cosine's low-noise bias, not in a general "more is better".
+#
+# A video-specific variant of the noise did worse still. PYoCo (Ge et al. 2023) draws part of
+# each clip's noise once and adds the same draw to every frame ("mixed" noise, here half of the
+# variance shared, in training and in sampling), so that the frames start out correlated, as the
+# frames of a video are. On these clips, for the same two seeds: 12 and 15 valid of 64. A
+# likely reason, in line with the redundancy argument: noise shared by all frames is exactly the
+# part that the other frames cannot help to remove, while the clip's own content, a small moving
+# object, is not shared between frames at the same pixel. Why? Chapter 06's curves show the linear schedule drowns a clip earlier in the
 # chain: more of the training draws, and more of the sampler's steps, fall at high noise, where
 # the network decides what the clip is and where the object goes. Drawing more training steps at
 # high noise under the cosine schedule pointed the same way, but helped less (it moves the training,
