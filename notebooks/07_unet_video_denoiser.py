@@ -522,12 +522,28 @@ print("space-time:    ", scores_video["rules"])
 # | cosine, predicting `v` | 0 | — |
 #
 # The linear schedule is worth about as much as twice the training, and more training on top of
-# it does not add more. (Two more trials, on this machine's CPU with 64 clips and the clipped
-# sampler of "DDPM against DDIM": batches of 16, twice the training compute, drew 32 valid clips
-# of 64, and the wide UNet 26 of 64; the chapter's recipe drew 34 of 64 in its `cpu` run.)
+# it does not add more. Why? Chapter 06's curves show the linear schedule drowns a clip earlier in
+# the chain: more of the training draws, and more of the sampler's steps, fall at high noise, where
+# the network decides what the clip is and where the object goes. Drawing more training steps at
+# high noise under the cosine schedule pointed the same way, but helped less (it moves the training,
+# not the sampler's steps). And a clip is redundant data: eight frames show the same object, so at
+# the same per-pixel noise a video is easier to read than one frame, and a schedule tuned for
+# single images leaves too little noise (Chen's argument for large images, which repeat their
+# neighbouring pixels in the same way). The last two rows are weightings and targets that put more
+# weight on low noise; each destroyed the samples at this budget.
 #
-# Do the sampler choices made under the cosine schedule still hold? Two more CPU trials of the
-# chapter's recipe, for two training seeds, 64 clips per sampler:
+# The redundancy argument predicts a cost too, and this chapter's `cpu` run shows it: the
+# frame-by-frame network, which sees one frame and none of that redundancy, draws *worse* frames
+# with the linear schedule (42% of its frames hold one clean object, against 77% with cosine),
+# while the space-time network, which reads all eight, draws clean objects in 100% of frames and
+# more valid clips (53% of 64 with the sampler of "DDPM against DDIM", 47% before its clipping
+# fix, against 39% with cosine). A schedule suits a kind of data, not a kind of model: this one
+# suits clips.
+#
+# More trials, on this machine's CPU with 64 clips and the clipped sampler of "DDPM against DDIM"
+# (the chapter's recipe drew 34 of 64 in its `cpu` run). Batches of 16, twice the training
+# compute, drew 32 valid clips of 64, and the wide UNet 26. Do the sampler choices made under the
+# cosine schedule still hold? For two training seeds:
 #
 # | sampler (DDIM 50, `clipped_eps`) | valid of 64, seed 0 | seed 1 |
 # |---|---|---|
@@ -550,26 +566,10 @@ print("space-time:    ", scores_video["rules"])
 # A video-specific variant of the noise did worse still. PYoCo (Ge et al. 2023) draws part of
 # each clip's noise once and adds the same draw to every frame ("mixed" noise, here half of the
 # variance shared, in training and in sampling), so that the frames start out correlated, as the
-# frames of a video are. On these clips, for the same two seeds: 12 and 15 valid of 64. A
-# likely reason, in line with the redundancy argument: noise shared by all frames is exactly the
-# part that the other frames cannot help to remove, while the clip's own content, a small moving
-# object, is not shared between frames at the same pixel. Why? Chapter 06's curves show the linear schedule drowns a clip earlier in the
-# chain: more of the training draws, and more of the sampler's steps, fall at high noise, where
-# the network decides what the clip is and where the object goes. Drawing more training steps at
-# high noise under the cosine schedule pointed the same way, but helped less (it moves the training,
-# not the sampler's steps). And a clip is redundant data: eight frames show the same object, so at
-# the same per-pixel noise a video is easier to read than one frame, and a schedule tuned for
-# single images leaves too little noise (Chen's argument for large images, which repeat their
-# neighbouring pixels in the same way). The last two rows are weightings and targets that put more
-# weight on low noise; each destroyed the samples at this budget.
-#
-# The redundancy argument predicts a cost too, and this chapter's `cpu` run shows it: the
-# frame-by-frame network, which sees one frame and none of that redundancy, draws *worse* frames
-# with the linear schedule (42% of its frames hold one clean object, against 77% with cosine),
-# while the space-time network, which reads all eight, draws clean objects in 100% of frames and
-# more valid clips (53% of 64 with the sampler of "DDPM against DDIM", 47% before its clipping
-# fix, against 39% with cosine). A schedule suits a kind of data, not a
-# kind of model: this one suits clips.
+# frames of a video are. On these clips, for the same two seeds: 12 and 15 valid of 64. A likely
+# reason, in line with the redundancy argument: noise that every frame shares at a pixel looks
+# exactly like static content, so the other frames cannot help to remove it, while the clip's
+# own content, a small moving object, is not shared between frames at the same pixel.
 #
 # ### What it took: the temporal layer
 #
