@@ -424,7 +424,9 @@ display_with_fallback(widgets.VBox([widgets.HTML(
 # linear schedule and the plain `x0` loss for 1300 steps of 8 clips (as many as chapter 07's two
 # stages together; 258 s on one thread), and sampled with guidance 1.5 and stochastic DDIM 50 with
 # `clipped_eps`, drew 0 valid clips of 64, with and without frame mixing; in both the rule broken most
-# was "implausible size or outline". Chapter 10 found the
+# was "implausible size or outline". Nor did five times the arithmetic: the same run with 2 x 2-pixel
+# patches (tiny/2: 1.64 GFLOPs a clip against 0.31, 702 s of training on two threads) drew 0 of 64,
+# most of them with no object at all (35 clips). Chapter 10 found the
 # same for the U-ViT, at up to three times its training: the objects come out dim and patch-shaped
 # before they come out as whole discs, squares and triangles, and clip-level validity waits on that.
 
