@@ -26,51 +26,43 @@ def check_timestep_embedding(fn) -> str:
     return "4 batches of steps embedded correctly, odd widths included"
 
 
-@exercise("07.ddim_step", "ddim_step",
-          "one deterministic DDIM step (eta = 0): (x_prev, predicted x0) from eps and x_t")
-def check_ddim_step(fn) -> str:
-    gen = torch.Generator().manual_seed(8)
-    schedule = NoiseSchedule.from_name("cosine", 1000)
-    sampler = DDIMSampler(schedule, num_inference_steps=50, eta=0.0, clip_x0=False)
-    # The last step (to prev = -1, where alpha_bar_prev is 1) is where most slips show.
-    cases = [(999, 979), (500, 480), (40, 20), (19, -1)]
+def _compare_ddim_steps(fn, sampler: DDIMSampler, cases, seed: int, what_x0: str) -> None:
+    """Run ``fn(eps, x_t, alpha_bar_t, alpha_bar_prev)`` against ``sampler.step`` on random inputs."""
+    gen = torch.Generator().manual_seed(seed)
+    alpha_bar = sampler.schedule.alpha_bar
     for (timestep, prev), shape in zip(cases, [(2, 3, 1, 4, 5), (3, 2, 3, 5, 4), (1, 4, 3, 3, 6), (2, 5, 1, 6, 3)]):
         xt = torch.randn(shape, generator=gen)
         eps = torch.randn(shape, generator=gen)
-        alpha_bar_t = float(schedule.alpha_bar[timestep])
-        alpha_bar_prev = float(schedule.alpha_bar[prev]) if prev >= 0 else 1.0
+        alpha_bar_t = float(alpha_bar[timestep])
+        alpha_bar_prev = float(alpha_bar[prev]) if prev >= 0 else 1.0
         expected = sampler.step(eps, timestep, xt, prev_timestep=prev)
         got = fn(eps.clone(), xt.clone(), alpha_bar_t, alpha_bar_prev)
         case = f"t={timestep} -> {prev} (alpha_bar {alpha_bar_t:.4g} -> {alpha_bar_prev:.4g}), shape {shape}"
         if not (isinstance(got, tuple) and len(got) == 2):
             raise Mismatch(f"{case}: expected a tuple (x_prev, x0), got {type(got).__name__}")
-        assert_close(got[1], expected.pred_original_sample, what="the predicted x0", case=case, atol=1e-4, rtol=1e-4)
+        assert_close(got[1], expected.pred_original_sample, what=what_x0, case=case, atol=1e-4, rtol=1e-4)
         assert_close(got[0], expected.prev_sample, what="x_prev", case=case, atol=1e-4, rtol=1e-4)
+
+
+@exercise("07.ddim_step", "ddim_step",
+          "one deterministic DDIM step (eta = 0): (x_prev, predicted x0) from eps and x_t")
+def check_ddim_step(fn) -> str:
+    sampler = DDIMSampler(NoiseSchedule.from_name("cosine", 1000), num_inference_steps=50, eta=0.0, clip_x0=False)
+    # The last step (to prev = -1, where alpha_bar_prev is 1) is where most slips show.
+    _compare_ddim_steps(fn, sampler, [(999, 979), (500, 480), (40, 20), (19, -1)], seed=8, what_x0="the predicted x0")
     return "4 DDIM steps match the library's sampler, the final step to a clean clip included"
 
 
 @exercise("07.clipped_ddim_step", "clipped_ddim_step",
           "a DDIM step (eta = 0) that clips x0 to [-1, 1] and recomputes eps from the clipped x0")
 def check_clipped_ddim_step(fn) -> str:
-    gen = torch.Generator().manual_seed(10)
-    schedule = NoiseSchedule.from_name("linear", 1000)
-    sampler = DDIMSampler(schedule, num_inference_steps=50, eta=0.0, clip_x0=True, clipped_eps=True)
+    sampler = DDIMSampler(NoiseSchedule.from_name("linear", 1000), num_inference_steps=50, eta=0.0, clip_x0=True,
+                          clipped_eps=True)
     # Every case clips some pixels (x0 ~ x_t / sqrt(a_t) is large at high noise, and a third of
     # x_t's values lie outside [-1, 1] at low noise), so both slips, not clipping and not
     # recomputing, change the answer. The last step leads to the clean clip itself.
-    cases = [(999, 979), (500, 480), (100, 80), (19, -1)]
-    for (timestep, prev), shape in zip(cases, [(2, 3, 1, 4, 5), (3, 2, 3, 5, 4), (1, 4, 3, 3, 6), (2, 5, 1, 6, 3)]):
-        xt = torch.randn(shape, generator=gen)
-        eps = torch.randn(shape, generator=gen)
-        alpha_bar_t = float(schedule.alpha_bar[timestep])
-        alpha_bar_prev = float(schedule.alpha_bar[prev]) if prev >= 0 else 1.0
-        expected = sampler.step(eps, timestep, xt, prev_timestep=prev)
-        got = fn(eps.clone(), xt.clone(), alpha_bar_t, alpha_bar_prev)
-        case = f"t={timestep} -> {prev} (alpha_bar {alpha_bar_t:.4g} -> {alpha_bar_prev:.4g}), shape {shape}"
-        if not (isinstance(got, tuple) and len(got) == 2):
-            raise Mismatch(f"{case}: expected a tuple (x_prev, x0), got {type(got).__name__}")
-        assert_close(got[1], expected.pred_original_sample, what="the clipped x0", case=case, atol=1e-4, rtol=1e-4)
-        assert_close(got[0], expected.prev_sample, what="x_prev", case=case, atol=1e-4, rtol=1e-4)
+    _compare_ddim_steps(fn, sampler, [(999, 979), (500, 480), (100, 80), (19, -1)], seed=10,
+                        what_x0="the clipped x0")
     return "4 clipped DDIM steps match the library's sampler with clipped_eps=True"
 
 
