@@ -390,7 +390,8 @@ print("error ratio shuffled / coherent clips, same space-time network, at t =",
 #
 # Now draw clips from both networks with the same sampler (DDIM, 50 steps), the same starting
 # noise and the same labels, and run the scene checker on every clip. Two choices in the sampler,
-# both measured in "What it took":
+# both measured in "What it took" (a third, how each step treats the clipped clean clip, is
+# explained in "DDPM against DDIM"):
 #
 # - **classifier-free guidance** at scale 1.5: each step asks the network twice, with the label
 #   and without, and moves 1.5 times as far as the label pulls (`guided = unconditional + 1.5 *
