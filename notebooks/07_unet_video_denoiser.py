@@ -752,7 +752,7 @@ else:
                "read any 'video model beats image model' number only next to such a control.")
 # How precise is a valid rate measured on 64 clips? A 95% interval for the rate (Wilson's), before
 # any training-seed spread ("What it took" saw 41% and 64% for two seeds of the same recipe).
-valid_count = round(scores_video["valid"] * len(samples_video))
+valid_count = sum(clip.valid for clip in scores_video["report"].reports)
 interval = binomtest(valid_count, len(samples_video)).proportion_ci(0.95, method="wilson")
 precision = (f"({valid_count} of {len(samples_video)}; 95% interval for this network's rate "
              f"{interval.low:.0%}-{interval.high:.0%})")

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from tinyvdm.diffusion.forward import draw_noise, to_x0_and_eps
+from tinyvdm.diffusion.forward import draw_noise, predict_eps_from_x0, to_x0_and_eps
 from tinyvdm.diffusion.samplers.base import Sampler, StepOutput
 from tinyvdm.diffusion.schedules import NoiseSchedule
 
@@ -103,10 +103,10 @@ class DDIMSampler(Sampler):
         batch_timestep = torch.full((xt.shape[0],), timestep, dtype=torch.long, device=xt.device)
         x0, eps = to_x0_and_eps(self.schedule, model_output, xt, batch_timestep, self.prediction)
         x0 = self._clip(x0)
+        if self.clipped_eps and self.clip_x0:
+            eps = predict_eps_from_x0(self.schedule, xt, batch_timestep, x0)
         # Scalars in double precision: one step, one pair of alpha_bar values for the whole batch.
         alpha_bar = float(self.schedule.alpha_bar[timestep])
-        if self.clipped_eps and self.clip_x0:
-            eps = (xt - math.sqrt(alpha_bar) * x0) / math.sqrt(1 - alpha_bar)
         alpha_bar_prev = float(self.schedule.alpha_bar[prev_timestep]) if prev_timestep >= 0 else 1.0
         sigma = self.eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
         # Rounding can leave the square root's argument a hair below 0 when eta = 1 near the end.
