@@ -586,6 +586,30 @@ print("space-time:    ", scores_video["rules"])
 # exactly like static content, so the other frames cannot help to remove it, while the clip's
 # own content, a small moving object, is not shared between frames at the same pixel.
 #
+# What do the failures look like? In one trial run's 23 failed clips of 64 (the recipe, seed 0):
+# 8 break only the motion rule, each by a hair (a path that bends by 1.0-1.8 px/frame² away from
+# any wall, against the checker's 1.0), their outlines wobbling between a disc and a triangle from
+# frame to frame, which moves the measured centre; 11 jump, as described in "Watching a sampler
+# work" (the object fades out in one place and in at another); 9 have, alone or with a jump, an
+# object whose solid area leaves the plausible range in some frames (small, dim objects, cyan most
+# often). All the objects have soft edges, where the data's are crisp. Two remedies from the
+# image literature:
+#
+# - **Self-conditioning** (Chen, Zhang and Hinton 2022): in half of the training draws the network
+#   first makes a guess of the clean clip, which then goes back in as three more input channels;
+#   the sampler hands each step's guess to the next step. For the two training seeds, 30 and 32
+#   valid of 64 (the recipe: 41 and 26), for a quarter more training time. No gain.
+# - **EDM's preconditioning** (`Preconditioned.from_data`, with the label and everything else of
+#   the recipe): the network predicts only the correction to the best *linear* estimate, which at
+#   low noise is the input itself, so the objects came out as crisp as the data's. But every clip
+#   kept speckles of noise: about 10% of each frame's pixels counted as noise (the checker allows 2%): 0 valid
+#   of 64 for both settings tried (the data's own mean and spread, and EDM's `sigma_data = 0.5`;
+#   seed 0).
+#   A likely reason: the network now has to cancel, pixel by pixel, the noise that the skip passes through, which a
+#   network that draws the clean clip never has to. Giving its first level 48 channels instead of
+#   32, so that the 48 numbers of each 4 x 4-pixel patch are no longer squeezed into 32, left the
+#   speckles (0 of 64); the same wider network without preconditioning drew 24 of 64.
+#
 # ### What it took: the temporal layer
 #
 # Which temporal layer should grow the image UNet? Measured as above, before the label was
