@@ -579,7 +579,8 @@ print("space-time:    ", scores_video["rules"])
 # If more noise helped, would still more help? Shifting the linear schedule towards noise (its
 # log-SNR lowered by `2 ln 2` at every step, the shift Hoogeboom et al. 2023 use for images of
 # twice the side) drew 29 and 30 valid clips of 64 for the same two seeds: no better than linear's
-# 41 and 26. Two seeds cannot rank the two schedules, but they give no sign that still more noise
+# 41 and 26; drawing the training steps towards high noise under the linear schedule (`t = T u^0.7`)
+# drew 39 and 32. Two seeds cannot rank these, but they give no sign that still more noise
 # helps: the gain is in leaving cosine's low-noise bias, not in a general "more is better".
 #
 # A video-specific variant of the noise did worse still. PYoCo (Ge et al. 2023) draws part of
