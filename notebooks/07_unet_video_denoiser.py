@@ -44,7 +44,7 @@ from scipy.stats import binomtest
 
 from tinyvdm import get_profile, seed_everything
 from tinyvdm.bench import benchmark_training, measure_ceiling
-from tinyvdm.data import NUM_OBJECT_CLASSES, BouncingShapes, object_class, object_class_name
+from tinyvdm.data import NUM_OBJECT_CLASSES, BouncingShapes, object_class_name
 from tinyvdm.diffusion import NoiseSchedule
 from tinyvdm.diffusion.label_dropout import class_conditional_loss
 from tinyvdm.diffusion.samplers.ddim import DDIMSampler
@@ -134,12 +134,8 @@ plt.show()
 # labels, so they show the same mix of objects as the data.
 
 # %%
-def labels_of(batch):
-    """The class of each clip's (only) object: ``(b,)`` int64 in ``[0, 54)``."""
-    return object_class(batch["shape"][:, 0], batch["colour"][:, 0], batch["radius"][:, 0], data.config.radius_range)
-
-
-held_labels = labels_of(held_batch)
+# The class of each clip's (only) object, (b,) int64 in [0, 54): `object_class` of its first object.
+held_labels = data.first_object_class(held_batch)
 print(f"{NUM_OBJECT_CLASSES} classes; the clips above are labelled", [object_class_name(k) for k in held_labels[:SHOW]])
 
 # %% [markdown]
@@ -277,7 +273,7 @@ schedule = NoiseSchedule.from_name(SIZES["schedule"], SIZES["num_steps"])
 def loss_fn(model, batch, generator):
     # A share of the labels becomes the "no label" class (index NUM_OBJECT_CLASSES), so the same
     # network learns the unconditional prediction that guidance and the probes below use.
-    return class_conditional_loss(schedule, model, batch["video"], labels_of(batch), NUM_OBJECT_CLASSES,
+    return class_conditional_loss(schedule, model, batch["video"], data.first_object_class(batch), NUM_OBJECT_CLASSES,
                                   p=SIZES["label_dropout"], prediction=PREDICTION, generator=generator)
 
 

@@ -662,8 +662,7 @@ else:
                f"{real_fidelity.frames_clean:.0%}). What it takes is training: in the trials of \"Do the samples "
                "obey their class?\" (chapter 07's recipe, 64 clips each), the same DiT drew a clean object in 21%, "
                "52% and 83% of its frames after 1,300, 2,600 and 5,200 steps, and its first valid clip (1 of 64) at "
-               "5,200, four times this budget. The `gpu` profile trains "
-               f"{profile.pick(smoke=5200, cpu=5200, gpu=SIZES['train_steps'])} steps.")
+               "5,200, four times this budget.")
 answer = f"""
 **Q5 — What is a DiT?** A diffusion model whose denoiser is a transformer over patches. Nothing
 else about diffusion changes: this chapter trained it with chapter 07's loss (the ablation with chapter

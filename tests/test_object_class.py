@@ -50,3 +50,13 @@ def test_bad_input():
         object_class(torch.tensor([0.0]), torch.tensor([0]), torch.tensor([4.0]), (3.0, 6.0))
     with pytest.raises(ValueError, match=r"\[0, 54\)"):
         object_class_name(54)
+
+
+def test_first_object_class_is_object_class_of_the_first_object():
+    data = BouncingShapes(n=12, seed=5, max_objects=2)
+    batch = data.batch(range(len(data)))
+    expected = object_class(batch["shape"][:, 0], batch["colour"][:, 0], batch["radius"][:, 0],
+                            data.config.radius_range)
+    assert torch.equal(data.first_object_class(batch), expected)
+    with pytest.raises(ValueError, match="missing \\['shape'"):
+        data.first_object_class({"video": batch["video"]})

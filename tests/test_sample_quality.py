@@ -5,6 +5,7 @@ import torch
 
 from tinyvdm.data import BouncingShapes
 from tinyvdm.diffusion import NoiseSchedule
+from tinyvdm.metrics.class_fidelity import class_fidelity
 from tinyvdm.metrics.sample_quality import (
     denoising_error,
     rule_counts,
@@ -25,9 +26,11 @@ def test_real_clips_score_high_and_blank_clips_zero():
     real = clips()["video"]
     scores = scene_scores(real)
     assert scores["frames_ok"] == 1.0 and scores["valid"] >= 5 / 6
+    assert scores["frames_clean"] == 1.0
     blank = -torch.ones_like(real)
     scores = scene_scores(blank)
     assert scores["frames_ok"] == 0.0 and scores["valid"] == 0.0
+    assert scores["frames_clean"] == 0.0
     assert scores["rules"]["no object"] == len(real)
 
 
@@ -103,3 +106,17 @@ def test_shuffle_control_separates_frame_by_frame_from_frame_mixing_denoisers():
     assert incoherent[0] > 5 * coherent[0] and (incoherent > coherent).all(), (coherent, incoherent)
     with pytest.raises(ValueError, match="repeats"):
         denoising_error(FrameByFrame(), schedule, video, steps, repeats=0)
+
+
+def test_frames_clean_rejects_an_implausible_object_that_frames_ok_accepts():
+    real = clips(n=2)["video"]
+    big = real.clone()
+    # Clip 0: a large solid square of its object's colour in place of frame 2: one object, but too big.
+    colour = real[0, 0].flatten(1).max(dim=1).values  # (3,) the object's full colour
+    big[0, 2] = -1.0
+    big[0, 2, :, 4:28, 4:28] = colour[:, None, None]
+    scores = scene_scores(big)
+    assert scores["frames_ok"] == 1.0
+    assert scores["frames_clean"] == (2 * 6 - 1) / (2 * 6)
+    # The same per-frame test as class_fidelity's.
+    assert scores["frames_clean"] == class_fidelity(big).frames_clean

@@ -640,6 +640,16 @@ class BouncingShapes(SeededClips):
     def __repr__(self) -> str:
         return f"BouncingShapes(n={self.n}, seed={self.seed}, config={self.config})"
 
+    def first_object_class(self, batch: dict) -> torch.Tensor:
+        """:func:`object_class` of each clip's first object, ``(b,)`` int64 in ``[0, 54)``, sized by
+        this data set's radius range: the label a class-conditional model of one-object clips is told."""
+        missing = [key for key in ("shape", "colour", "radius") if key not in batch]
+        if missing:
+            raise ValueError(f"batch must be a batch of this data set (with 'shape', 'colour', 'radius'), "
+                             f"missing {missing}")
+        return object_class(batch["shape"][:, 0], batch["colour"][:, 0], batch["radius"][:, 0],
+                            self.config.radius_range)
+
 
     # The draws below come in a fixed order, and those for actions come last, so a clip with
     # pushes starts exactly like the same clip without them.

@@ -96,9 +96,7 @@ def class_fidelity(videos: torch.Tensor, colours: torch.Tensor | None = None, sh
     for i, clip in enumerate(report.reports):
         frames = len(clip.num_objects)
         for k in range(frames):
-            # The one clean detection of frame k, if the frame holds exactly one object.
-            present = [trk.detections[k] for trk in clip.tracks if trk.detections[k] is not None]
-            one = present[0] if len(present) == 1 and present[0].clean else None
+            one = clip.single_clean(k)
             clean.append(one is not None)
             if wanted_colours is not None:
                 colour_hits.append(one is not None and one.colour == COLOUR_NAMES[wanted_colours[i]])

@@ -64,12 +64,15 @@ def scene_scores(videos: torch.Tensor, expected_objects: int = 1) -> dict:
     """The scene checker on ``videos`` ``(b, t, 3, h, w)`` in ``[-1, 1]``, at frame and at clip level.
 
     Returns a dict: ``frames_ok`` (share of frames with exactly ``expected_objects`` objects
-    found), ``valid`` (share of clips that pass every rule), ``smoothness`` (mean px/frame^2
+    found), ``frames_clean`` (share of frames holding exactly one object, of plausible size and
+    outline; meaningful for single-object clips), ``valid`` (share of clips that pass every rule), ``smoothness`` (mean px/frame^2
     where defined), ``rules`` (:func:`rule_counts`) and the checker's ``report``.
     """
     report = check_batch(videos.detach().float().cpu(), expected_objects=expected_objects)
     frames_ok = float(np.mean([[n == expected_objects for n in clip.num_objects] for clip in report.reports]))
-    return dict(frames_ok=frames_ok, valid=report.valid_rate, smoothness=report.mean_smoothness,
+    frames_clean = float(np.mean([[clip.single_clean(k) is not None for k in range(len(clip.num_objects))]
+                                  for clip in report.reports]))
+    return dict(frames_ok=frames_ok, frames_clean=frames_clean, valid=report.valid_rate, smoothness=report.mean_smoothness,
                 rules=rule_counts(report), report=report)
 
 

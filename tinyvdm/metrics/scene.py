@@ -125,6 +125,12 @@ class SceneReport:
     tracks: list[Track] = field(default_factory=list, repr=False)
     shapes: dict[str, str] = field(default_factory=dict)  # colour -> majority shape
 
+    def single_clean(self, k: int) -> Detection | None:
+        """Frame ``k``'s one object if the frame holds exactly one and it is clean (plausible size
+        and outline), else ``None``: the per-frame image-quality test, blind to time."""
+        present = [trk.detections[k] for trk in self.tracks if trk.detections[k] is not None]
+        return present[0] if len(present) == 1 and present[0].clean else None
+
 
 @dataclass
 class BatchReport:
