@@ -576,8 +576,9 @@ print("space-time:    ", scores_video["rules"])
 # log-SNR lowered by `2 ln 2` at every step, the shift Hoogeboom et al. 2023 use for images of
 # twice the side) drew 29 and 30 valid clips of 64 for the same two seeds: no better than linear's
 # 41 and 26; drawing the training steps towards high noise under the linear schedule (`t = T u^0.7`)
-# drew 39 and 32. Two seeds cannot rank these, but they give no sign that still more noise
-# helps: the gain is in leaving cosine's low-noise bias, not in a general "more is better".
+# drew 39 and 32, and towards low noise (`t = T u^1.4`) 27 and 27. Two seeds cannot rank these, but
+# they give no sign that still more noise helps: the gain is in leaving cosine's low-noise bias, not
+# in a general "more is better".
 #
 # A video-specific variant of the noise did worse still. PYoCo (Ge et al. 2023) draws part of
 # each clip's noise once and adds the same draw to every frame ("mixed" noise, here half of the
@@ -610,6 +611,23 @@ print("space-time:    ", scores_video["rules"])
 #   network that draws the clean clip never has to. Giving its first level 48 channels instead of
 #   32, so that the 48 numbers of each 4 x 4-pixel patch are no longer squeezed into 32, left the
 #   speckles (0 of 64); the same wider network without preconditioning drew 24 of 64.
+#
+# Four more, for the same two training seeds (the recipe: 41 and 26 valid of 64), none adopted:
+#
+# - **a full-resolution head** after the unfold (two 3 x 3 convolutions at 32 x 32 reading the noisy
+#   input and the unfolded prediction, adding a zero-initialised correction), so that output pixels
+#   need not come from a linear read-out of 4 x 4-pixel patches: 10 and 4. The objects came out
+#   blurrier, not sharper;
+# - **2 x 2-pixel patches** instead of 4 x 4 (the network runs at 16 x 16 and 8 x 8, 3.4 times the
+#   training time): 38 and 36, crisper outlines at a price far beyond this budget;
+# - **the L1 loss** on the clean clip instead of the squared error: 0 and 0, with no object in any
+#   clip. The squared error's best guess is the *mean* of the clean clips the noisy one allows; the
+#   absolute error's is their per-pixel *median*, and at high noise, where a pixel is background in
+#   most of those clips, the median is black: the network learns to draw nothing;
+# - **guidance away from the frame-by-frame network** ("autoguidance", Karras et al. 2024, with
+#   this chapter's two networks: `guided = 2-D + w (space-time - 2-D)`, which should amplify what
+#   the temporal layers add), seed 0: 31 and 25 of 64 at w = 1.25 and 1.5 on top of the label's
+#   guidance, 30 and 10 at w = 1.5 and 2 without it. Shapes changed between frames more often.
 #
 # ### What it took: the temporal layer
 #

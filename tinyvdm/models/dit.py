@@ -50,6 +50,7 @@ from tinyvdm.nn.frame_mix import FrameMix
 from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, unpatchify
 from tinyvdm.nn.transformer import (
     MLP,
+    LocalMLP,
     CrossAttention,
     LabelEmbedder,
     attention_patterns,
@@ -106,6 +107,8 @@ class DiTConfig:
     frequency_dim: int = 256
     final_conv: bool = False  # U-ViT's 3x3 convolution on each output frame (module docstring)
     frame_mix: bool = False  # a dense frame-mixing layer after every block (see the docstring)
+    local_mlp: bool = False  # a depthwise 3x3 convolution in every block's MLP (LocalMLP; not in the paper)
+    local_frames: int = 1  # its extent in time (1: each frame on its own)
     image_size: int = 32
     frames: int = 16
     dropout: float = 0.0
@@ -120,6 +123,11 @@ class DiTConfig:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
         if not isinstance(self.frame_mix, bool):
             raise ValueError(f"frame_mix must be a bool, got {self.frame_mix!r}")
+        if not isinstance(self.local_mlp, bool):
+            raise ValueError(f"local_mlp must be a bool, got {self.local_mlp!r}")
+        if self.local_mlp and self.conditioning == "in_context":
+            raise ValueError("local_mlp convolves each frame's token grid; in_context conditioning adds tokens "
+                             "that belong to no grid position, so the two do not combine")
         if self.frame_mix and self.frames % self.tubelet:
             raise ValueError(f"frame_mix needs frames={self.frames} divisible by tubelet={self.tubelet}")
 
@@ -173,7 +181,8 @@ class DiTBlock(nn.Module):
     """
 
     def __init__(self, dim: int, heads: int, attention: str = "factorised", conditioning: str = "adaln_zero",
-                 mlp_ratio: float = 4.0, dropout: float = 0.0, backend: str = "auto"):
+                 mlp_ratio: float = 4.0, dropout: float = 0.0, backend: str = "auto", local_mlp: bool = False,
+                 local_frames: int = 1):
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
@@ -190,7 +199,8 @@ class DiTBlock(nn.Module):
         else:
             self.cross_norm = self.cross_attention = None
         self.mlp_norm = nn.LayerNorm(dim, eps=1e-6, elementwise_affine=not adaptive)
-        self.mlp = MLP(dim, int(mlp_ratio * dim), dropout)
+        self.mlp = (LocalMLP(dim, int(mlp_ratio * dim), dropout, local_frames) if local_mlp
+                    else MLP(dim, int(mlp_ratio * dim), dropout))
         # Per modulated sublayer (each attention and the MLP): shift, scale, and for adaLN-Zero a gate.
         self.per_sublayer = {"adaln_zero": 3, "adaln": 2}.get(conditioning, 0)
         sublayers = len(self.patterns) + 1
@@ -277,7 +287,7 @@ class DiT(nn.Module):
         self.class_embed = LabelEmbedder(config.num_classes, config.dim) if config.num_classes else None
         self.blocks = nn.ModuleList(
             DiTBlock(config.dim, config.heads, config.attention, config.conditioning, config.mlp_ratio,
-                     config.dropout, config.backend)
+                     config.dropout, config.backend, config.local_mlp, config.local_frames)
             for _ in range(config.depth))
         # One frame-mixing layer after each block (config.frame_mix), or none.
         self.frame_mixes = nn.ModuleList(FrameMix(config.dim, config.frames // config.tubelet)

@@ -80,14 +80,17 @@ class UViTConfig:
     long_skips: bool = True
     final_conv: bool = True
     frame_mix: bool = False
+    local_mlp: bool = False  # a depthwise 3x3 convolution in every block's MLP (LocalMLP; not in the paper)
+    local_frames: int = 1  # its extent in time (1: each frame on its own)
     dropout: float = 0.0
     backend: str = "auto"
 
     def __post_init__(self):
         check_transformer_config(self, ("in_channels", "image_size", "frames", "patch_size", "tubelet", "dim",
                                         "depth", "heads"))
-        if not isinstance(self.frame_mix, bool):
-            raise ValueError(f"frame_mix must be a bool, got {self.frame_mix!r}")
+        for name in ("frame_mix", "local_mlp"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.depth % 2 == 0:
             raise ValueError(f"depth must be odd (depth // 2 in-blocks, one middle block, depth // 2 out-blocks), "
                              f"got {self.depth}")
@@ -130,7 +133,7 @@ class UViTBlock(nn.Module):
         super().__init__()
         self.skip_linear = nn.Linear(2 * config.dim, config.dim) if skip else None
         self.block = TransformerBlock(config.dim, config.heads, config.attention, config.mlp_ratio, config.dropout,
-                                      config.backend)
+                                      config.backend, config.local_mlp, config.local_frames)
         self.frame_mix = FrameMix(config.dim, config.frames // config.tubelet) if config.frame_mix else None
 
     def join_skip(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
@@ -146,10 +149,12 @@ class UViTBlock(nn.Module):
             raise ValueError(f"skip must have the shape of x, {tuple(x.shape)}, got {got}")
         return self.skip_linear(torch.cat([x, skip], dim=-1))  # (b, t, h, w, 2 d) -> (b, t, h, w, d)
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
+                layout: tuple[int, int] | None = None) -> torch.Tensor:
+        """``layout`` ``(k, h)``: where the token grid sits in the rows (for ``local_mlp``)."""
         if self.skip_linear is not None:
             x = self.join_skip(x, skip)
-        x = self.block(x)
+        x = self.block(x, layout=layout)
         return x if self.frame_mix is None else self.frame_mix(x)
 
 
@@ -231,14 +236,15 @@ class UViT(nn.Module):
         k = len(extra)
         tokens = join_frame_tokens(grid, torch.stack(extra, dim=1).to(grid.dtype))  # (b, t', 1, k + h' w', d)
 
+        layout = (k, h) if config.local_mlp else None  # where each row's grid starts, for the local MLP
         skips = []
         for block in self.in_blocks:
-            tokens = block(tokens)
+            tokens = block(tokens, layout=layout)
             skips.append(tokens)
-        tokens = self.mid_block(tokens)
+        tokens = self.mid_block(tokens, layout=layout)
         for block in self.out_blocks:
             # The deepest in-block output meets the first out-block, as in a UNet.
-            tokens = block(tokens, skips.pop() if config.long_skips else None)
+            tokens = block(tokens, skips.pop() if config.long_skips else None, layout=layout)
 
         patches = self.to_patches(self.norm(tokens))  # (b, t', 1, k + h' w', pt p p c_out)
         _, patches = split_frame_tokens(patches, k, h)  # (b, t', h', w', pt p p c_out)

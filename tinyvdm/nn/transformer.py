@@ -106,17 +106,58 @@ class MLP(nn.Module):
         return self.dropout(self.out(self.dropout(F.gelu(self.fc(x)))))
 
 
+class LocalMLP(MLP):
+    """:class:`MLP` with a depthwise 3x3 convolution over each frame's token grid after the first
+    linear map (the feed-forward of LocalViT and PVTv2): ``(b, t, h, w, d)`` -> same shape.
+
+    Attention sees every token of a frame at once and has no notion of "next to": it must learn
+    from data that neighbouring patches belong together. The convolution builds that in, at a
+    cost of 9 multiply-adds per hidden unit, which the two linear maps dwarf.
+
+    ``layout=(k, h)`` takes the rows of :func:`join_frame_tokens` instead, ``(b, t, 1, k + h w, d)``
+    (U-ViT's layout): the ``k`` extra tokens of each frame skip the convolution, the ``h x w`` grid
+    after them is convolved.
+    """
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0, frames: int = 1):
+        super().__init__(dim, hidden, dropout)
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1 or frames % 2 == 0:
+            raise ValueError(f"frames (the kernel's extent in time) must be an odd positive int, got {frames!r}")
+        self.frames = frames
+        self.local = (nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden) if frames == 1 else
+                      nn.Conv3d(hidden, hidden, (frames, 3, 3), padding=(frames // 2, 1, 1), groups=hidden))
+
+    def convolve(self, grid: torch.Tensor) -> torch.Tensor:
+        """The depthwise convolution, frame by frame (or over ``frames`` frames): ``(b, t, h, w, e)`` -> same shape."""
+        if self.frames > 1:
+            return rearrange(self.local(rearrange(grid, "b t h w e -> b e t h w")), "b e t h w -> b t h w e")
+        frames = rearrange(grid, "b t h w e -> (b t) e h w")
+        return rearrange(self.local(frames), "(b t) e h w -> b t h w e", t=grid.shape[1])
+
+    def forward(self, x: torch.Tensor, layout: tuple[int, int] | None = None) -> torch.Tensor:
+        if layout is None:
+            if x.ndim != 5:
+                raise ValueError(f"LocalMLP needs a token grid of shape (b, t, h, w, d), got {tuple(x.shape)}")
+            hidden = self.convolve(self.fc(x))
+        else:
+            extra, grid = split_frame_tokens(self.fc(x), *layout)  # (b, t, k, e), (b, t, h, w, e)
+            grid = rearrange(self.convolve(grid), "b t h w e -> b t (h w) e")
+            hidden = torch.cat([extra, grid], dim=2)[:, :, None]  # (b, t, 1, k + h w, e)
+        return self.dropout(self.out(self.dropout(F.gelu(hidden))))
+
+
 class TransformerBlock(nn.Module):
     """Pre-norm block: ``x + attention(norm(x))`` for each pattern of ``attention``, then ``x + mlp(norm(x))``.
 
     ``x`` ``(b, t, h, w, d)`` -> same shape. ``attention="factorised"`` runs spatial then temporal
     attention (two norms, two residuals). ``forward(x, return_weights=True)`` also returns the
     attention weights, a list with one ``(b, heads, n, n)`` tensor per attention layer
-    (``n = t h w``), from ``VideoAttention``'s teaching path.
+    (``n = t h w``), from ``VideoAttention``'s teaching path. ``local_mlp=True`` uses a
+    :class:`LocalMLP`; ``forward(x, layout=(k, h))`` tells it where the grid is in U-ViT's rows.
     """
 
     def __init__(self, dim: int, heads: int, attention: str = "full", mlp_ratio: float = 4.0,
-                 dropout: float = 0.0, backend: str = "auto"):
+                 dropout: float = 0.0, backend: str = "auto", local_mlp: bool = False, local_frames: int = 1):
         super().__init__()
         self.patterns = attention_patterns(attention)
         if not mlp_ratio > 0:
@@ -125,9 +166,10 @@ class TransformerBlock(nn.Module):
         self.attention_norms = nn.ModuleList(nn.LayerNorm(dim) for _ in self.patterns)
         self.attentions = nn.ModuleList(VideoAttention(dim, heads, pattern, backend) for pattern in self.patterns)
         self.mlp_norm = nn.LayerNorm(dim)
-        self.mlp = MLP(dim, int(mlp_ratio * dim), dropout)
+        self.mlp = (LocalMLP(dim, int(mlp_ratio * dim), dropout, local_frames) if local_mlp
+                    else MLP(dim, int(mlp_ratio * dim), dropout))
 
-    def forward(self, x: torch.Tensor, return_weights: bool = False):
+    def forward(self, x: torch.Tensor, return_weights: bool = False, layout: tuple[int, int] | None = None):
         weights = []
         for norm, attention in zip(self.attention_norms, self.attentions):
             if return_weights:
@@ -136,7 +178,8 @@ class TransformerBlock(nn.Module):
             else:
                 out = attention(norm(x))  # (b, t, h, w, d)
             x = x + out
-        x = x + self.mlp(self.mlp_norm(x))
+        hidden = self.mlp_norm(x)
+        x = x + (self.mlp(hidden) if layout is None else self.mlp(hidden, layout))
         return (x, weights) if return_weights else x
 
 
