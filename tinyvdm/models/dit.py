@@ -49,13 +49,12 @@ from tinyvdm.nn.embeddings import TimestepEmbedder
 from tinyvdm.nn.frame_mix import FrameMix
 from tinyvdm.nn.patch import PatchEmbed, SpaceTimePositionEmbedding, unpatchify
 from tinyvdm.nn.transformer import (
-    MLP,
-    LocalMLP,
     CrossAttention,
     LabelEmbedder,
     attention_patterns,
     check_denoiser_inputs,
     check_transformer_config,
+    feed_forward,
     forward_flops,
     join_frame_tokens,
     split_frame_tokens,
@@ -90,6 +89,9 @@ class DiTConfig:
     default; not in the paper) follows every block with a :class:`~tinyvdm.nn.frame_mix.FrameMix`
     layer, a dense map over all ``frames / tubelet`` token frames at each position; the model then
     takes clips of exactly ``frames`` frames, which must be a multiple of ``tubelet``.
+    ``local_mlp=True`` (off by default; not in the paper) gives every block's MLP a depthwise 3x3
+    convolution over each frame's token grid (:class:`~tinyvdm.nn.transformer.LocalMLP`), reaching
+    ``local_frames`` neighbouring frames.
     """
 
     in_channels: int = 3
@@ -199,8 +201,7 @@ class DiTBlock(nn.Module):
         else:
             self.cross_norm = self.cross_attention = None
         self.mlp_norm = nn.LayerNorm(dim, eps=1e-6, elementwise_affine=not adaptive)
-        self.mlp = (LocalMLP(dim, int(mlp_ratio * dim), dropout, local_frames) if local_mlp
-                    else MLP(dim, int(mlp_ratio * dim), dropout))
+        self.mlp = feed_forward(dim, int(mlp_ratio * dim), dropout, local_mlp, local_frames)
         # Per modulated sublayer (each attention and the MLP): shift, scale, and for adaLN-Zero a gate.
         self.per_sublayer = {"adaln_zero": 3, "adaln": 2}.get(conditioning, 0)
         sublayers = len(self.patterns) + 1

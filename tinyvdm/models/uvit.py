@@ -61,7 +61,10 @@ class UViTConfig:
     ablation without skips. ``final_conv=False`` drops the last 3x3 convolution. ``frame_mix=True``
     (off by default; not in the paper) ends every block with a :class:`~tinyvdm.nn.frame_mix.FrameMix`
     layer, a dense map over all ``frames / tubelet`` token frames at each position; the model then
-    takes clips of exactly ``frames`` frames.
+    takes clips of exactly ``frames`` frames. ``local_mlp=True`` (off by default; not in the paper)
+    gives every block's MLP a depthwise 3x3 convolution over each frame's token grid
+    (:class:`~tinyvdm.nn.transformer.LocalMLP`; the time and label tokens skip it), reaching
+    ``local_frames`` neighbouring frames.
     """
 
     in_channels: int = 3

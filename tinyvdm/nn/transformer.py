@@ -112,7 +112,8 @@ class LocalMLP(MLP):
 
     Attention sees every token of a frame at once and has no notion of "next to": it must learn
     from data that neighbouring patches belong together. The convolution builds that in, at a
-    cost of 9 multiply-adds per hidden unit, which the two linear maps dwarf.
+    cost of 9 multiply-adds per hidden unit, which the two linear maps dwarf. ``frames=3`` (any odd
+    number) extends the kernel in time, to the same 3x3 tokens of the previous and next frame.
 
     ``layout=(k, h)`` takes the rows of :func:`join_frame_tokens` instead, ``(b, t, 1, k + h w, d)``
     (U-ViT's layout): the ``k`` extra tokens of each frame skip the convolution, the ``h x w`` grid
@@ -146,6 +147,11 @@ class LocalMLP(MLP):
         return self.dropout(self.out(self.dropout(F.gelu(hidden))))
 
 
+def feed_forward(dim: int, hidden: int, dropout: float = 0.0, local: bool = False, frames: int = 1) -> MLP:
+    """A block's MLP: :class:`LocalMLP` (over ``frames`` frames) when ``local``, else the plain :class:`MLP`."""
+    return LocalMLP(dim, hidden, dropout, frames) if local else MLP(dim, hidden, dropout)
+
+
 class TransformerBlock(nn.Module):
     """Pre-norm block: ``x + attention(norm(x))`` for each pattern of ``attention``, then ``x + mlp(norm(x))``.
 
@@ -166,8 +172,7 @@ class TransformerBlock(nn.Module):
         self.attention_norms = nn.ModuleList(nn.LayerNorm(dim) for _ in self.patterns)
         self.attentions = nn.ModuleList(VideoAttention(dim, heads, pattern, backend) for pattern in self.patterns)
         self.mlp_norm = nn.LayerNorm(dim)
-        self.mlp = (LocalMLP(dim, int(mlp_ratio * dim), dropout, local_frames) if local_mlp
-                    else MLP(dim, int(mlp_ratio * dim), dropout))
+        self.mlp = feed_forward(dim, int(mlp_ratio * dim), dropout, local_mlp, local_frames)
 
     def forward(self, x: torch.Tensor, return_weights: bool = False, layout: tuple[int, int] | None = None):
         weights = []
