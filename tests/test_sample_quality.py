@@ -10,6 +10,7 @@ from tinyvdm.metrics.sample_quality import (
     denoising_error,
     rule_counts,
     rule_of,
+    report_scores,
     scene_scores,
     shuffle_between_clips,
 )
@@ -120,3 +121,16 @@ def test_frames_clean_rejects_an_implausible_object_that_frames_ok_accepts():
     assert scores["frames_clean"] == (2 * 6 - 1) / (2 * 6)
     # The same per-frame test as class_fidelity's.
     assert scores["frames_clean"] == class_fidelity(big).frames_clean
+
+
+def test_report_scores_reuse_a_report_made_elsewhere():
+    # class_fidelity's report gives the same scores as checking the clips again.
+    real = clips()["video"]
+    (shuffled,) = shuffle_between_clips(real)
+    for video in (real, shuffled):
+        again, reused = scene_scores(video), report_scores(class_fidelity(video).report)
+        assert again["rules"] == reused["rules"]
+        for key in ("frames_ok", "frames_clean", "valid", "smoothness"):  # smoothness is NaN for the shuffled clips
+            assert reused[key] == pytest.approx(again[key], nan_ok=True), key
+    with pytest.raises(TypeError, match="report must be a scene.BatchReport"):
+        report_scores({"valid": 1.0})

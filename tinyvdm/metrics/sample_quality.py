@@ -68,7 +68,15 @@ def scene_scores(videos: torch.Tensor, expected_objects: int = 1) -> dict:
     outline; meaningful for single-object clips), ``valid`` (share of clips that pass every rule), ``smoothness`` (mean px/frame^2
     where defined), ``rules`` (:func:`rule_counts`) and the checker's ``report``.
     """
-    report = check_batch(videos.detach().float().cpu(), expected_objects=expected_objects)
+    return report_scores(check_batch(videos.detach().float().cpu(), expected_objects=expected_objects),
+                         expected_objects)
+
+
+def report_scores(report: BatchReport, expected_objects: int = 1) -> dict:
+    """:func:`scene_scores` from a checker report already made (e.g. ``class_fidelity(...).report``),
+    so that the same clips are not checked twice."""
+    if not isinstance(report, BatchReport):
+        raise TypeError(f"report must be a scene.BatchReport, got {type(report).__name__}")
     frames_ok = float(np.mean([[n == expected_objects for n in clip.num_objects] for clip in report.reports]))
     frames_clean = float(np.mean([[clip.single_clean(k) is not None for k in range(len(clip.num_objects))]
                                   for clip in report.reports]))
