@@ -127,3 +127,67 @@ def test_a_space_time_kernel_reaches_the_neighbouring_frames_only():
 def test_the_time_extent_must_be_an_odd_positive_int(frames):
     with pytest.raises(ValueError, match="must be an odd positive int"):
         LocalMLP(6, 10, frames=frames)
+
+
+def test_the_factorised_kernel_equals_a_3d_kernel_of_rank_one():
+    # Independent reference: a depthwise Conv3d whose (frames, 3, 3) kernel is the outer product of
+    # each channel's temporal taps and its 3x3 kernel, with the same bias, zeros beyond the clip.
+    torch.manual_seed(0)
+    mlp = LocalMLP(6, 10, frames=3, factorised=True).eval()
+    with torch.no_grad():
+        mlp.time_taps.copy_(torch.randn(10, 3))
+    reference = torch.nn.Conv3d(10, 10, (3, 3, 3), padding=1, groups=10)
+    with torch.no_grad():
+        reference.weight.copy_(mlp.time_taps[:, None, :, None, None] * mlp.local.weight[:, :, None])
+        reference.bias.copy_(mlp.local.bias)
+    x = torch.randn(2, 5, 4, 5, 6)
+    hidden = mlp.fc(x).permute(0, 4, 1, 2, 3)  # (b, e, t, h, w)
+    expected = mlp.out(F.gelu(reference(hidden).permute(0, 2, 3, 4, 1)))
+    torch.testing.assert_close(mlp(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_factorised_kernel_starts_as_the_per_frame_one_and_reaches_the_neighbouring_frames():
+    torch.manual_seed(0)
+    per_frame = LocalMLP(6, 10).eval()
+    torch.manual_seed(0)
+    factorised = LocalMLP(6, 10, frames=3, factorised=True).eval()
+    x = torch.randn(1, 5, 6, 6, 6)
+    torch.testing.assert_close(factorised(x), per_frame(x))  # taps (0, 1, 0): each frame reads only itself
+    with torch.no_grad():
+        factorised.time_taps.add_(0.5)
+    changed = x.clone()
+    changed[0, 2, 2, 3] += 1.0  # one token of frame 2
+    moved = (factorised(changed) - factorised(x)).abs().amax(dim=-1)[0] > 1e-6  # (t, h, w)
+    expected = torch.zeros(5, 6, 6, dtype=torch.bool)
+    expected[1:4, 1:4, 2:5] = True
+    assert torch.equal(moved, expected)
+    # 3 temporal taps and a 3x3 kernel per hidden unit, against 27 weights for the 3-D kernel.
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(factorised) - count(per_frame) == 10 * 3
+    assert count(LocalMLP(6, 10, frames=3)) - count(per_frame) == 10 * 18
+
+
+def test_factorised_options_are_checked():
+    with pytest.raises(ValueError, match="it needs frames > 1, got frames=1"):
+        LocalMLP(6, 10, factorised=True)
+    with pytest.raises(ValueError, match="factorised must be a bool"):
+        LocalMLP(6, 10, frames=3, factorised="yes")
+    with pytest.raises(ValueError, match="needs local_mlp=True and local_frames > 1, got local_mlp=True, local_frames=1"):
+        DiTConfig(local_mlp=True, local_factorised=True)
+    with pytest.raises(ValueError, match="got local_mlp=False, local_frames=3"):
+        UViTConfig(local_frames=3, local_factorised=True)
+    with pytest.raises(ValueError, match="local_frames .* must be an odd positive int, got 2"):
+        UViTConfig(local_mlp=True, local_frames=2)
+    with pytest.raises(ValueError, match="local_factorised must be a bool"):
+        DiTConfig(local_mlp=True, local_frames=3, local_factorised=1)
+
+
+def test_models_take_the_factorised_kernel():
+    uvit = UViT.from_name("tiny", frames=4, image_size=8, patch_size=2, num_classes=3, local_mlp=True, local_frames=3,
+                          local_factorised=True)
+    dit = DiT(DiTConfig(patch_size=2, dim=32, depth=2, heads=2, frequency_dim=32, num_classes=3, local_mlp=True,
+                        local_frames=3, local_factorised=True))
+    mlps = [m for m in list(uvit.modules()) + list(dit.modules()) if isinstance(m, LocalMLP)]
+    assert len(mlps) == 5 + 2 and all(m.factorised and m.frames == 3 for m in mlps)
+    x, timestep, cond = torch.randn(2, 4, 3, 8, 8), torch.tensor([3, 700]), torch.tensor([0, 2])
+    assert uvit(x, timestep, cond).shape == dit(x, timestep, cond).shape == x.shape

@@ -53,6 +53,7 @@ from tinyvdm.nn.transformer import (
     LabelEmbedder,
     attention_patterns,
     check_denoiser_inputs,
+    check_local_mlp,
     check_transformer_config,
     feed_forward,
     forward_flops,
@@ -91,7 +92,8 @@ class DiTConfig:
     takes clips of exactly ``frames`` frames, which must be a multiple of ``tubelet``.
     ``local_mlp=True`` (off by default; not in the paper) gives every block's MLP a depthwise 3x3
     convolution over each frame's token grid (:class:`~tinyvdm.nn.transformer.LocalMLP`), reaching
-    ``local_frames`` neighbouring frames.
+    ``local_frames`` neighbouring frames, with one 3-D kernel or (``local_factorised=True``) a
+    temporal then a spatial one.
     """
 
     in_channels: int = 3
@@ -111,6 +113,7 @@ class DiTConfig:
     frame_mix: bool = False  # a dense frame-mixing layer after every block (see the docstring)
     local_mlp: bool = False  # a depthwise 3x3 convolution in every block's MLP (LocalMLP; not in the paper)
     local_frames: int = 1  # its extent in time (1: each frame on its own)
+    local_factorised: bool = False  # that kernel as a per-channel kernel across frames, then 3x3 per frame
     image_size: int = 32
     frames: int = 16
     dropout: float = 0.0
@@ -125,8 +128,7 @@ class DiTConfig:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
         if not isinstance(self.frame_mix, bool):
             raise ValueError(f"frame_mix must be a bool, got {self.frame_mix!r}")
-        if not isinstance(self.local_mlp, bool):
-            raise ValueError(f"local_mlp must be a bool, got {self.local_mlp!r}")
+        check_local_mlp(self)
         if self.local_mlp and self.conditioning == "in_context":
             raise ValueError("local_mlp convolves each frame's token grid; in_context conditioning adds tokens "
                              "that belong to no grid position, so the two do not combine")
@@ -184,7 +186,7 @@ class DiTBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int, attention: str = "factorised", conditioning: str = "adaln_zero",
                  mlp_ratio: float = 4.0, dropout: float = 0.0, backend: str = "auto", local_mlp: bool = False,
-                 local_frames: int = 1):
+                 local_frames: int = 1, local_factorised: bool = False):
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
@@ -201,7 +203,7 @@ class DiTBlock(nn.Module):
         else:
             self.cross_norm = self.cross_attention = None
         self.mlp_norm = nn.LayerNorm(dim, eps=1e-6, elementwise_affine=not adaptive)
-        self.mlp = feed_forward(dim, int(mlp_ratio * dim), dropout, local_mlp, local_frames)
+        self.mlp = feed_forward(dim, int(mlp_ratio * dim), dropout, local_mlp, local_frames, local_factorised)
         # Per modulated sublayer (each attention and the MLP): shift, scale, and for adaLN-Zero a gate.
         self.per_sublayer = {"adaln_zero": 3, "adaln": 2}.get(conditioning, 0)
         sublayers = len(self.patterns) + 1
@@ -288,7 +290,7 @@ class DiT(nn.Module):
         self.class_embed = LabelEmbedder(config.num_classes, config.dim) if config.num_classes else None
         self.blocks = nn.ModuleList(
             DiTBlock(config.dim, config.heads, config.attention, config.conditioning, config.mlp_ratio,
-                     config.dropout, config.backend, config.local_mlp, config.local_frames)
+                     config.dropout, config.backend, config.local_mlp, config.local_frames, config.local_factorised)
             for _ in range(config.depth))
         # One frame-mixing layer after each block (config.frame_mix), or none.
         self.frame_mixes = nn.ModuleList(FrameMix(config.dim, config.frames // config.tubelet)

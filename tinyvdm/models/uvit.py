@@ -41,6 +41,7 @@ from tinyvdm.nn.transformer import (
     LabelEmbedder,
     TransformerBlock,
     check_denoiser_inputs,
+    check_local_mlp,
     check_transformer_config,
     forward_flops,
     join_frame_tokens,
@@ -64,7 +65,8 @@ class UViTConfig:
     takes clips of exactly ``frames`` frames. ``local_mlp=True`` (off by default; not in the paper)
     gives every block's MLP a depthwise 3x3 convolution over each frame's token grid
     (:class:`~tinyvdm.nn.transformer.LocalMLP`; the time and label tokens skip it), reaching
-    ``local_frames`` neighbouring frames.
+    ``local_frames`` neighbouring frames, with one 3-D kernel or (``local_factorised=True``) a
+    temporal then a spatial one.
     """
 
     in_channels: int = 3
@@ -85,15 +87,16 @@ class UViTConfig:
     frame_mix: bool = False
     local_mlp: bool = False  # a depthwise 3x3 convolution in every block's MLP (LocalMLP; not in the paper)
     local_frames: int = 1  # its extent in time (1: each frame on its own)
+    local_factorised: bool = False  # that kernel as a per-channel kernel across frames, then 3x3 per frame
     dropout: float = 0.0
     backend: str = "auto"
 
     def __post_init__(self):
         check_transformer_config(self, ("in_channels", "image_size", "frames", "patch_size", "tubelet", "dim",
                                         "depth", "heads"))
-        for name in ("frame_mix", "local_mlp"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if not isinstance(self.frame_mix, bool):
+            raise ValueError(f"frame_mix must be a bool, got {self.frame_mix!r}")
+        check_local_mlp(self)
         if self.depth % 2 == 0:
             raise ValueError(f"depth must be odd (depth // 2 in-blocks, one middle block, depth // 2 out-blocks), "
                              f"got {self.depth}")
@@ -136,7 +139,7 @@ class UViTBlock(nn.Module):
         super().__init__()
         self.skip_linear = nn.Linear(2 * config.dim, config.dim) if skip else None
         self.block = TransformerBlock(config.dim, config.heads, config.attention, config.mlp_ratio, config.dropout,
-                                      config.backend, config.local_mlp, config.local_frames)
+                                      config.backend, config.local_mlp, config.local_frames, config.local_factorised)
         self.frame_mix = FrameMix(config.dim, config.frames // config.tubelet) if config.frame_mix else None
 
     def join_skip(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
