@@ -104,23 +104,32 @@ def test_uvit_option():
         UViTConfig(local_mlp="yes")
 
 
+def reach(mlp: LocalMLP, x: torch.Tensor) -> torch.Tensor:
+    """Which output tokens ``(t, h, w)`` change when token (frame 2, row 2, column 3) of ``x`` does."""
+    changed = x.clone()
+    changed[0, 2, 2, 3] += 1.0
+    return (mlp(changed) - mlp(x)).abs().amax(dim=-1)[0] > 1e-6
+
+
+# That token's 3 x 3 neighbourhood in frames 1, 2 and 3 of a (5, 6, 6) grid.
+SPACE_TIME_NEIGHBOURS = torch.zeros(5, 6, 6, dtype=torch.bool)
+SPACE_TIME_NEIGHBOURS[1:4, 1:4, 2:5] = True
+
+
 def test_a_space_time_kernel_reaches_the_neighbouring_frames_only():
     torch.manual_seed(0)
     mlp = LocalMLP(6, 10, frames=3).eval()
     x = torch.randn(1, 5, 6, 6, 6)
     changed = x.clone()
     changed[0, 2, 2, 3] += 1.0  # one token of frame 2
-    moved = (mlp(changed) - mlp(x)).abs().amax(dim=-1)[0] > 1e-6  # (t, h, w)
-    expected = torch.zeros(5, 6, 6, dtype=torch.bool)
-    expected[1:4, 1:4, 2:5] = True
-    assert torch.equal(moved, expected)
+    assert torch.equal(reach(mlp, x), SPACE_TIME_NEIGHBOURS)
     # In U-ViT's rows too, and there the extra tokens still read nothing but themselves.
     extra = torch.randn(1, 5, 1, 6)
     rows = torch.cat([extra, x.flatten(2, 3)], dim=2)[:, :, None]
     rows_changed = torch.cat([extra, changed.flatten(2, 3)], dim=2)[:, :, None]
     moved_rows = (mlp(rows_changed, layout=(1, 6)) - mlp(rows, layout=(1, 6))).abs().amax(dim=-1)[0, :, 0] > 1e-6
     assert not moved_rows[:, 0].any()
-    assert torch.equal(moved_rows[:, 1:].unflatten(1, (6, 6)), expected)
+    assert torch.equal(moved_rows[:, 1:].unflatten(1, (6, 6)), SPACE_TIME_NEIGHBOURS)
 
 
 @pytest.mark.parametrize("frames", [0, 2, True, 1.0])
@@ -155,12 +164,7 @@ def test_the_factorised_kernel_starts_as_the_per_frame_one_and_reaches_the_neigh
     torch.testing.assert_close(factorised(x), per_frame(x))  # taps (0, 1, 0): each frame reads only itself
     with torch.no_grad():
         factorised.time_taps.add_(0.5)
-    changed = x.clone()
-    changed[0, 2, 2, 3] += 1.0  # one token of frame 2
-    moved = (factorised(changed) - factorised(x)).abs().amax(dim=-1)[0] > 1e-6  # (t, h, w)
-    expected = torch.zeros(5, 6, 6, dtype=torch.bool)
-    expected[1:4, 1:4, 2:5] = True
-    assert torch.equal(moved, expected)
+    assert torch.equal(reach(factorised, x), SPACE_TIME_NEIGHBOURS)
     # 3 temporal taps and a 3x3 kernel per hidden unit, against 27 weights for the 3-D kernel.
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(factorised) - count(per_frame) == 10 * 3
