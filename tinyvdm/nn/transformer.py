@@ -51,16 +51,23 @@ def check_model_attention(attention: str) -> None:
         raise ValueError(f"attention must be one of {MODEL_ATTENTIONS}, got {attention!r}")
 
 
+def check_local_kernel(frames, factorised, frames_name: str = "frames", factorised_name: str = "factorised") -> None:
+    """The local MLP kernel's extent in time (an odd positive int) and its ``factorised`` switch (a
+    bool), for :class:`LocalMLP` and the configs that build it; ``ValueError`` naming the field."""
+    if not isinstance(factorised, bool):
+        raise ValueError(f"{factorised_name} must be a bool, got {factorised!r}")
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1 or frames % 2 == 0:
+        raise ValueError(f"{frames_name} (the local MLP kernel's extent in time) must be an odd positive int, "
+                         f"got {frames!r}")
+
+
 def check_local_mlp(config) -> None:
     """The checks of a config's ``local_mlp``, ``local_frames`` and ``local_factorised`` fields
     (DiT and U-ViT): ``ValueError`` naming the field and its value."""
-    for name in ("local_mlp", "local_factorised"):
-        if not isinstance(getattr(config, name), bool):
-            raise ValueError(f"{name} must be a bool, got {getattr(config, name)!r}")
+    if not isinstance(config.local_mlp, bool):
+        raise ValueError(f"local_mlp must be a bool, got {config.local_mlp!r}")
     frames = config.local_frames
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1 or frames % 2 == 0:
-        raise ValueError(f"local_frames (the local MLP kernel's extent in time) must be an odd positive int, "
-                         f"got {frames!r}")
+    check_local_kernel(frames, config.local_factorised, "local_frames", "local_factorised")
     if config.local_factorised and not (config.local_mlp and frames > 1):
         raise ValueError(f"local_factorised splits the local MLP's kernel across frames: it needs local_mlp=True and "
                          f"local_frames > 1, got local_mlp={config.local_mlp}, local_frames={frames}")
@@ -144,14 +151,10 @@ class LocalMLP(MLP):
 
     def __init__(self, dim: int, hidden: int, dropout: float = 0.0, frames: int = 1, factorised: bool = False):
         super().__init__(dim, hidden, dropout)
-        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1 or frames % 2 == 0:
-            raise ValueError(f"frames (the kernel's extent in time) must be an odd positive int, got {frames!r}")
-        if not isinstance(factorised, bool):
-            raise ValueError(f"factorised must be a bool, got {factorised!r}")
+        check_local_kernel(frames, factorised)
         if factorised and frames == 1:
             raise ValueError("factorised splits a kernel that spans several frames; it needs frames > 1, got frames=1")
         self.frames = frames
-        self.factorised = factorised
         if frames == 1 or factorised:
             self.local = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         else:
@@ -163,6 +166,11 @@ class LocalMLP(MLP):
             self.time_taps = nn.Parameter(taps)
         else:
             self.time_taps = None
+
+    @property
+    def factorised(self) -> bool:
+        """Whether the kernel is split into temporal weights and a 3x3 kernel (it has ``time_taps``)."""
+        return self.time_taps is not None
 
     def mix_frames(self, grid: torch.Tensor) -> torch.Tensor:
         """The factorised kernel's temporal part: ``(b, t, h, w, e)`` -> same shape, each channel a
