@@ -13,8 +13,9 @@
 # %% [markdown]
 # # Exercises 07: the UNet denoiser for video
 #
-# Four pieces of chapter 07: how the network is told the diffusion step, how a DDIM sampler
-# takes one step, how it takes one that agrees with its clipping, and the reshape that lets a temporal layer look across frames. Write each
+# Five pieces of chapter 07: how the network is told the diffusion step, how a DDIM sampler
+# takes one step, how it takes one that agrees with its clipping, how the chapter's re-noising
+# sampler takes one, and the reshape that lets a temporal layer look across frames. Write each
 # function in place of the `raise NotImplementedError` line and run the `check(...)` under it: it
 # compares your function with the library on random inputs and says what it expected and what
 # it got. A failed check never stops the notebook; the last cell shows your score.
@@ -113,7 +114,31 @@ def clipped_ddim_step(eps: torch.Tensor, xt: torch.Tensor, alpha_bar_t: float, a
 check("07.clipped_ddim_step")
 
 # %% [markdown]
-# ## Exercise 4: tokens for temporal attention
+# ## Exercise 4: one step of the re-noising sampler
+#
+# Chapter 07 samples with a sampler that keeps nothing of `x_t` but the network's guess: from the
+# noise guess `eps` at `x_t`, predict the clean clip and clip it to `[-1, 1]` (as in exercise 3),
+# then noise that guess afresh to the earlier step with the new noise `z` it is given:
+# `x_prev = sqrt(a_prev) * x0 + sqrt(1 - a_prev) * z`. At the last step (`a_prev = 1`) this
+# returns the clean clip itself.
+#
+# Write `renoise_step(eps, xt, alpha_bar_t, alpha_bar_prev, noise)` returning `(x_prev, x0)`.
+
+# %%
+def renoise_step(eps: torch.Tensor, xt: torch.Tensor, alpha_bar_t: float, alpha_bar_prev: float,
+                 noise: torch.Tensor):
+    """One re-noising step: x0 from eps, clipped to [-1, 1], noised afresh with ``noise``: (x_prev, x0)."""
+    # BEGIN SOLUTION
+    x0 = ((xt - math.sqrt(1.0 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)).clamp(-1.0, 1.0)
+    x_prev = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1.0 - alpha_bar_prev) * noise
+    return x_prev, x0
+    # END SOLUTION
+
+
+check("07.renoise_step")
+
+# %% [markdown]
+# ## Exercise 5: tokens for temporal attention
 #
 # Inside the UNet the frames of `b` clips are folded into the batch: activations are
 # `((b t), c, h, w)`, clip-major (all frames of clip 0, then clip 1, ...). A temporal attention

@@ -101,10 +101,43 @@ def clipped_ddim_returns_unclipped_x0(eps, xt, alpha_bar_t, alpha_bar_prev):  # 
     return x_prev, (xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)
 
 
+def renoise_right(eps, xt, alpha_bar_t, alpha_bar_prev, noise):
+    x0 = ((xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)).clamp(-1, 1)
+    return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * noise, x0
+
+
+def renoise_keeps_eps(eps, xt, alpha_bar_t, alpha_bar_prev, noise):  # DDIM's eps direction, not fresh noise
+    return clipped_ddim_right(eps, xt, alpha_bar_t, alpha_bar_prev)
+
+
+def renoise_ddpm_level(eps, xt, alpha_bar_t, alpha_bar_prev, noise):  # DDIM at eta = 1: part of x_t's noise kept
+    x_prev, x0 = clipped_ddim_right(eps, xt, alpha_bar_t, alpha_bar_prev)
+    sigma = math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev))
+    eps = (xt - math.sqrt(alpha_bar_t) * x0) / math.sqrt(1 - alpha_bar_t)
+    direction = math.sqrt(max(1 - alpha_bar_prev - sigma**2, 0.0))
+    return math.sqrt(alpha_bar_prev) * x0 + direction * eps + sigma * noise, x0
+
+
+def renoise_unclipped(eps, xt, alpha_bar_t, alpha_bar_prev, noise):  # forgets to clip x0
+    x0 = (xt - math.sqrt(1 - alpha_bar_t) * eps) / math.sqrt(alpha_bar_t)
+    return math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * noise, x0
+
+
+def renoise_variance_as_scale(eps, xt, alpha_bar_t, alpha_bar_prev, noise):  # 1 - a_prev where its root belongs
+    x_prev, x0 = renoise_right(eps, xt, alpha_bar_t, alpha_bar_prev, noise)
+    return math.sqrt(alpha_bar_prev) * x0 + (1 - alpha_bar_prev) * noise, x0
+
+
+def renoise_unscaled_x0(eps, xt, alpha_bar_t, alpha_bar_prev, noise):  # adds noise without shrinking x0
+    _, x0 = renoise_right(eps, xt, alpha_bar_t, alpha_bar_prev, noise)
+    return x0 + math.sqrt(1 - alpha_bar_prev) * noise, x0
+
+
 RIGHT = {
     "07.timestep_embedding": timestep_embedding_right,
     "07.ddim_step": ddim_step_right,
     "07.clipped_ddim_step": clipped_ddim_right,
+    "07.renoise_step": renoise_right,
     "07.temporal_tokens": lambda x, t: rearrange(x, "(b t) c h w -> (b h w) t c", t=t),
 }
 
@@ -117,6 +150,8 @@ WRONG = {
     "07.clipped_ddim_step": [ddim_step_right, ddim_clipped, clipped_ddim_eps_from_unclipped,
                              clipped_ddim_swapped_roots, clipped_ddim_clamps_output,
                              clipped_ddim_returns_unclipped_x0],
+    "07.renoise_step": [renoise_keeps_eps, renoise_ddpm_level, renoise_unclipped, renoise_variance_as_scale,
+                        renoise_unscaled_x0],
     "07.temporal_tokens": [
         lambda x, t: rearrange(x, "(t b) c h w -> (b h w) t c", t=t),  # frames outermost
         lambda x, t: rearrange(x, "(b t) c h w -> (b w h) t c", t=t),  # pixels in column order

@@ -35,6 +35,7 @@ from tinyvdm.diffusion.samplers import (
     TIMESTEP_SPACINGS,
     DDIMSampler,
     DDPMSampler,
+    RenoiseSampler,
     Sampler,
     StepOutput,
     Trajectory,
@@ -52,6 +53,7 @@ from tinyvdm.diffusion.schedules import (
 __all__ = [
     "DDIMSampler",
     "DDPMSampler",
+    "RenoiseSampler",
     "NoiseSchedule",
     "PREDICTIONS",
     "Preconditioned",

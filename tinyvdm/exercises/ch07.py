@@ -6,6 +6,7 @@ import torch
 from einops import rearrange
 
 from tinyvdm.diffusion.samplers.ddim import DDIMSampler
+from tinyvdm.diffusion.samplers.renoise import RenoiseSampler
 from tinyvdm.diffusion.schedules import NoiseSchedule
 from tinyvdm.exercises.compare import assert_close
 from tinyvdm.exercises.registry import Mismatch, exercise
@@ -64,6 +65,28 @@ def check_clipped_ddim_step(fn) -> str:
     _compare_ddim_steps(fn, sampler, [(999, 979), (500, 480), (100, 80), (19, -1)], seed=10,
                         what_x0="the clipped x0")
     return "4 clipped DDIM steps match the library's sampler with clipped_eps=True"
+
+
+@exercise("07.renoise_step", "renoise_step",
+          "one step of the re-noising sampler: (x_prev, clipped x0) from eps, x_t and fresh noise")
+def check_renoise_step(fn) -> str:
+    sampler = RenoiseSampler(NoiseSchedule.from_name("linear", 1000), num_inference_steps=50, prediction="eps")
+    gen = torch.Generator().manual_seed(11)
+    alpha_bar = sampler.schedule.alpha_bar
+    # High noise (where x0 is clipped almost everywhere), the middle, low noise, and the last step.
+    for (timestep, prev), shape in zip([(980, 960), (500, 480), (100, 80), (0, -1)],
+                                       [(2, 3, 1, 4, 5), (3, 2, 3, 5, 4), (1, 4, 3, 3, 6), (2, 5, 1, 6, 3)]):
+        xt, eps, noise = (torch.randn(shape, generator=gen) for _ in range(3))
+        alpha_bar_t = float(alpha_bar[timestep])
+        alpha_bar_prev = float(alpha_bar[prev]) if prev >= 0 else 1.0
+        expected = sampler.step(eps, timestep, xt, noise=noise, prev_timestep=prev)
+        got = fn(eps.clone(), xt.clone(), alpha_bar_t, alpha_bar_prev, noise.clone())
+        case = f"t={timestep} -> {prev} (alpha_bar {alpha_bar_t:.4g} -> {alpha_bar_prev:.4g}), shape {shape}"
+        if not (isinstance(got, tuple) and len(got) == 2):
+            raise Mismatch(f"{case}: expected a tuple (x_prev, x0), got {type(got).__name__}")
+        assert_close(got[1], expected.pred_original_sample, what="the clipped x0", case=case, atol=1e-4, rtol=1e-4)
+        assert_close(got[0], expected.prev_sample, what="x_prev", case=case, atol=1e-4, rtol=1e-4)
+    return "4 re-noising steps match the library's RenoiseSampler, the final step to a clean clip included"
 
 
 @exercise("07.temporal_tokens", "temporal_tokens",

@@ -76,6 +76,32 @@ class Sampler(ABC):
             raise ValueError(f"timestep must be in [0, {self.schedule.num_steps - 1}], got {timestep}")
         return timestep
 
+    def previous_timestep(self, timestep: int) -> int:
+        """The step after ``timestep`` in ``self.timesteps``; -1 after the last (meaning ``x_0``)."""
+        listed = self.timesteps.tolist()
+        if timestep not in listed:
+            raise ValueError(f"timestep must be one of this sampler's timesteps {listed}, got {timestep}")
+        index = listed.index(timestep)
+        return listed[index + 1] if index + 1 < len(listed) else -1
+
+    def _check_prev_timestep(self, timestep: int, prev_timestep: int | None) -> int:
+        """``prev_timestep``, by default the step after ``timestep``; an int in ``[-1, timestep)``."""
+        if prev_timestep is None:
+            return self.previous_timestep(timestep)
+        if isinstance(prev_timestep, bool) or not isinstance(prev_timestep, int) or not -1 <= prev_timestep < timestep:
+            raise ValueError(f"prev_timestep must be an int in [-1, {timestep - 1}], got {prev_timestep!r}")
+        return prev_timestep
+
+    @staticmethod
+    def _fresh_noise(xt: torch.Tensor, generator: torch.Generator | None, noise: torch.Tensor | None) -> torch.Tensor:
+        """``noise`` if given (checked to be shaped like ``xt``), else a draw from ``generator`` like ``xt``."""
+        if noise is None:
+            return draw_noise(xt.shape, generator=generator, device=xt.device, dtype=xt.dtype)
+        if not isinstance(noise, torch.Tensor) or noise.shape != xt.shape:
+            shape = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
+            raise ValueError(f"noise must have the shape of xt {tuple(xt.shape)}, got {shape}")
+        return noise
+
     def _clip(self, x0: torch.Tensor) -> torch.Tensor:
         # Data lives in [-1, 1]; clipping the predicted x0 keeps early, poor predictions from
         # pushing the chain outside it (DDPM's sampler does this, see their released code).

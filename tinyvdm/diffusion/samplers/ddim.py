@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from tinyvdm.diffusion.forward import draw_noise, predict_eps_from_x0, to_x0_and_eps
+from tinyvdm.diffusion.forward import predict_eps_from_x0, to_x0_and_eps
 from tinyvdm.diffusion.samplers.base import Sampler, StepOutput
 from tinyvdm.diffusion.schedules import NoiseSchedule
 
@@ -69,14 +69,6 @@ class DDIMSampler(Sampler):
         self.timestep_spacing = timestep_spacing
         self.timesteps = ddim_timesteps(schedule.num_steps, num_inference_steps, timestep_spacing)
 
-    def previous_timestep(self, timestep: int) -> int:
-        """The step after ``timestep`` in ``self.timesteps``; -1 after the last (meaning ``x_0``)."""
-        listed = self.timesteps.tolist()
-        if timestep not in listed:
-            raise ValueError(f"timestep must be one of this sampler's timesteps {listed}, got {timestep}")
-        index = listed.index(timestep)
-        return listed[index + 1] if index + 1 < len(listed) else -1
-
     def step(self, model_output: torch.Tensor, timestep: int, xt: torch.Tensor,
              generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
              prev_timestep: int | None = None) -> StepOutput:
@@ -96,10 +88,7 @@ class DDIMSampler(Sampler):
         ``model_output``, ``xt`` ``(b, ...)``; ``timestep`` an int.
         """
         timestep = self._check_step(model_output, timestep, xt)
-        if prev_timestep is None:
-            prev_timestep = self.previous_timestep(timestep)
-        if isinstance(prev_timestep, bool) or not isinstance(prev_timestep, int) or not -1 <= prev_timestep < timestep:
-            raise ValueError(f"prev_timestep must be an int in [-1, {timestep - 1}], got {prev_timestep!r}")
+        prev_timestep = self._check_prev_timestep(timestep, prev_timestep)
         batch_timestep = torch.full((xt.shape[0],), timestep, dtype=torch.long, device=xt.device)
         x0, eps = to_x0_and_eps(self.schedule, model_output, xt, batch_timestep, self.prediction)
         x0 = self._clip(x0)
@@ -113,9 +102,5 @@ class DDIMSampler(Sampler):
         direction = math.sqrt(max(1 - alpha_bar_prev - sigma**2, 0.0))
         prev_sample = math.sqrt(alpha_bar_prev) * x0 + direction * eps
         if self.eta > 0:
-            if noise is None:
-                noise = draw_noise(xt.shape, generator=generator, device=xt.device, dtype=xt.dtype)
-            elif noise.shape != xt.shape:
-                raise ValueError(f"noise must have the shape of xt {tuple(xt.shape)}, got {tuple(noise.shape)}")
-            prev_sample = prev_sample + sigma * noise
+            prev_sample = prev_sample + sigma * self._fresh_noise(xt, generator, noise)
         return StepOutput(prev_sample=prev_sample, pred_original_sample=x0)

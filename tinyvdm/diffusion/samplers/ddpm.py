@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from tinyvdm.diffusion.forward import VARIANCES, draw_noise, p_mean_variance
+from tinyvdm.diffusion.forward import VARIANCES, p_mean_variance
 from tinyvdm.diffusion.samplers.base import Sampler, StepOutput
 from tinyvdm.diffusion.schedules import NoiseSchedule
 
@@ -50,8 +50,5 @@ class DDPMSampler(Sampler):
                                                  self.prediction, self.variance, self.clip_x0)
         if timestep == 0:
             return StepOutput(prev_sample=mean, pred_original_sample=x0)
-        if noise is None:
-            noise = draw_noise(xt.shape, generator=generator, device=xt.device, dtype=xt.dtype)
-        elif noise.shape != xt.shape:
-            raise ValueError(f"noise must have the shape of xt {tuple(xt.shape)}, got {tuple(noise.shape)}")
+        noise = self._fresh_noise(xt, generator, noise)
         return StepOutput(prev_sample=mean + torch.exp(0.5 * log_variance) * noise, pred_original_sample=x0)

@@ -1,0 +1,59 @@
+"""The re-noising sampler: predict the clean sample, then draw the next noisy one afresh.
+
+Taught in chapter 07. Each step asks the network for the clean sample ``x0`` and jumps to the
+next, less noisy step by noising that guess again with new noise, ``x_prev ~ q(x_prev | x0)``;
+nothing of ``x_t`` is kept but what the network read from it. It is the far end of DDIM's family
+(Song, Meng & Ermon 2021, eq. 12, whose reverse steps all keep the marginals ``q(x_t | x0)`` for
+any ``sigma_t^2 <= 1 - alpha_bar_prev``): with ``sigma_t^2 = 1 - alpha_bar_prev`` the "direction
+pointing to x_t" vanishes, where DDPM's noise level (``eta = 1``) still keeps part of ``x_t``'s
+noise. The same loop is the multistep sampler of consistency models (Song et al. 2023,
+Algorithm 1), there for networks that jump to ``x0`` in one call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from tinyvdm.diffusion.forward import to_x0_and_eps
+from tinyvdm.diffusion.samplers.base import Sampler, StepOutput
+from tinyvdm.diffusion.samplers.ddim import ddim_timesteps
+from tinyvdm.diffusion.schedules import NoiseSchedule
+
+
+class RenoiseSampler(Sampler):
+    """``num_inference_steps`` steps of "predict ``x0``, re-noise it to the next step".
+
+    ``x_prev = sqrt(alpha_bar_prev) x0 + sqrt(1 - alpha_bar_prev) z`` with fresh ``z ~ N(0, I)``;
+    the last step returns ``x0``. The steps visited are DDIM's (:func:`ddim_timesteps`,
+    ``timestep_spacing``); ``clip_x0`` clips the predicted clean sample to ``[-1, 1]``;
+    ``prediction``: ``"eps"``, ``"x0"`` or ``"v"``.
+    """
+
+    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int, timestep_spacing: str = "leading",
+                 clip_x0: bool = True, prediction: str = "eps"):
+        super().__init__(schedule, clip_x0=clip_x0, prediction=prediction)
+        self.num_inference_steps = num_inference_steps
+        self.timestep_spacing = timestep_spacing
+        self.timesteps = ddim_timesteps(schedule.num_steps, num_inference_steps, timestep_spacing)
+
+    def step(self, model_output: torch.Tensor, timestep: int, xt: torch.Tensor,
+             generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
+             prev_timestep: int | None = None) -> StepOutput:
+        """One step from ``timestep`` to ``prev_timestep`` (by default the next one listed in ``timesteps``).
+
+        ``model_output``, ``xt`` ``(b, ...)``; ``timestep`` an int; ``z`` is drawn from ``generator``
+        unless given as ``noise``.
+        """
+        timestep = self._check_step(model_output, timestep, xt)
+        prev_timestep = self._check_prev_timestep(timestep, prev_timestep)
+        batch_timestep = torch.full((xt.shape[0],), timestep, dtype=torch.long, device=xt.device)
+        x0, _ = to_x0_and_eps(self.schedule, model_output, xt, batch_timestep, self.prediction)
+        x0 = self._clip(x0)
+        if prev_timestep < 0:
+            return StepOutput(prev_sample=x0, pred_original_sample=x0)
+        alpha_bar_prev = float(self.schedule.alpha_bar[prev_timestep])
+        noise = self._fresh_noise(xt, generator, noise)
+        prev_sample = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(1 - alpha_bar_prev) * noise
+        return StepOutput(prev_sample=prev_sample, pred_original_sample=x0)
