@@ -5,4 +5,5 @@ from tinyvdm.diffusion.samplers.ddim import TIMESTEP_SPACINGS, DDIMSampler, ddim
 from tinyvdm.diffusion.samplers.ddpm import DDPMSampler
 from tinyvdm.diffusion.samplers.renoise import RenoiseSampler
 
-__all__ = ["DDIMSampler", "DDPMSampler", "RenoiseSampler", "Sampler", "StepOutput", "TIMESTEP_SPACINGS", "Trajectory", "ddim_timesteps"]
+__all__ = ["DDIMSampler", "DDPMSampler", "RenoiseSampler", "Sampler", "StepOutput", "TIMESTEP_SPACINGS", "Trajectory",
+           "ddim_timesteps"]
