@@ -42,7 +42,18 @@ def ddim_timesteps(num_steps: int, num_inference_steps: int, timestep_spacing: s
     return ascending.flip(0).long()
 
 
-class DDIMSampler(Sampler):
+class StridedSampler(Sampler):
+    """Base of the samplers that visit ``num_inference_steps`` of the ``T`` steps (:func:`ddim_timesteps`)."""
+
+    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int, timestep_spacing: str = "leading",
+                 clip_x0: bool = True, prediction: str = "eps"):
+        super().__init__(schedule, clip_x0=clip_x0, prediction=prediction)
+        self.num_inference_steps = num_inference_steps
+        self.timestep_spacing = timestep_spacing
+        self.timesteps = ddim_timesteps(schedule.num_steps, num_inference_steps, timestep_spacing)
+
+
+class DDIMSampler(StridedSampler):
     """DDIM: ``num_inference_steps`` steps of eq. 12, with noise ``eta`` times DDPM's (eq. 16).
 
     ``eta = 0`` is the deterministic DDIM sampler (``x_T`` fixes the sample); ``eta = 1`` gives
@@ -58,16 +69,13 @@ class DDIMSampler(Sampler):
     def __init__(self, schedule: NoiseSchedule, num_inference_steps: int, eta: float = 0.0,
                  timestep_spacing: str = "leading", clip_x0: bool = True, prediction: str = "eps",
                  clipped_eps: bool = False):
-        super().__init__(schedule, clip_x0=clip_x0, prediction=prediction)
+        super().__init__(schedule, num_inference_steps, timestep_spacing, clip_x0=clip_x0, prediction=prediction)
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta!r}")
         if not isinstance(clipped_eps, bool):
             raise ValueError(f"clipped_eps must be a bool, got {clipped_eps!r}")
         self.eta = float(eta)
         self.clipped_eps = clipped_eps
-        self.num_inference_steps = num_inference_steps
-        self.timestep_spacing = timestep_spacing
-        self.timesteps = ddim_timesteps(schedule.num_steps, num_inference_steps, timestep_spacing)
 
     def step(self, model_output: torch.Tensor, timestep: int, xt: torch.Tensor,
              generator: torch.Generator | None = None, noise: torch.Tensor | None = None,

@@ -17,26 +17,18 @@ import math
 import torch
 
 from tinyvdm.diffusion.forward import to_x0_and_eps
-from tinyvdm.diffusion.samplers.base import Sampler, StepOutput
-from tinyvdm.diffusion.samplers.ddim import ddim_timesteps
-from tinyvdm.diffusion.schedules import NoiseSchedule
+from tinyvdm.diffusion.samplers.base import StepOutput
+from tinyvdm.diffusion.samplers.ddim import StridedSampler
 
 
-class RenoiseSampler(Sampler):
+class RenoiseSampler(StridedSampler):
     """``num_inference_steps`` steps of "predict ``x0``, re-noise it to the next step".
 
     ``x_prev = sqrt(alpha_bar_prev) x0 + sqrt(1 - alpha_bar_prev) z`` with fresh ``z ~ N(0, I)``;
-    the last step returns ``x0``. The steps visited are DDIM's (:func:`ddim_timesteps`,
-    ``timestep_spacing``); ``clip_x0`` clips the predicted clean sample to ``[-1, 1]``;
+    the last step returns ``x0``. The steps visited are DDIM's (``num_inference_steps``,
+    ``timestep_spacing``: :class:`StridedSampler`); ``clip_x0`` clips the predicted clean sample to ``[-1, 1]``;
     ``prediction``: ``"eps"``, ``"x0"`` or ``"v"``.
     """
-
-    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int, timestep_spacing: str = "leading",
-                 clip_x0: bool = True, prediction: str = "eps"):
-        super().__init__(schedule, clip_x0=clip_x0, prediction=prediction)
-        self.num_inference_steps = num_inference_steps
-        self.timestep_spacing = timestep_spacing
-        self.timesteps = ddim_timesteps(schedule.num_steps, num_inference_steps, timestep_spacing)
 
     def step(self, model_output: torch.Tensor, timestep: int, xt: torch.Tensor,
              generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
