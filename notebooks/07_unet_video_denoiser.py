@@ -420,10 +420,9 @@ print("error ratio shuffled / coherent clips, same space-time network, at t =",
 # - **valid clips**: the whole clip passes (same object throughout, smooth physical motion).
 
 # %%
-# Classifier-free guidance (when SIZES["guidance"] != 1): the label's pull, and the "no label" class
-# for the unconditional pass.
-guided = {} if SIZES["guidance"] == 1 else dict(guidance_scale=SIZES["guidance"],
-                                                null_cond=torch.tensor(NUM_OBJECT_CLASSES))
+# Classifier-free guidance: the label's pull, and the "no label" class for the unconditional pass
+# (at scale 1 the sampler makes only the labelled call).
+guided = dict(guidance_scale=SIZES["guidance"], null_cond=torch.tensor(NUM_OBJECT_CLASSES))
 
 
 def sample(model, sampler, clips, seed=0):

@@ -374,12 +374,10 @@ judged_seconds = time.perf_counter() - start
 asked = BouncingShapes(n=SIZES["judged_clips"], seed=1, frames=FRAMES, size=SIZE)
 asked_labels = data.first_object_class(asked.batch(range(len(asked))))  # chapter 07's 54 classes
 judged_sampler = RenoiseSampler(judged_schedule, SIZES["judged_sampler_steps"], prediction=PREDICTION)
-guidance = {} if SIZES["judged_guidance"] == 1 else dict(guidance_scale=SIZES["judged_guidance"],
-                                                         null_cond=torch.tensor(NULL))
 with torch.no_grad():
     judged_samples = judged_sampler.sample(
         judged_trainer.ema_model().to(profile.device), (len(asked_labels), FRAMES, 3, SIZE, SIZE),
-        cond=asked_labels.to(profile.device), **guidance,
+        cond=asked_labels.to(profile.device), guidance_scale=SIZES["judged_guidance"], null_cond=torch.tensor(NULL),
         generator=torch.Generator().manual_seed(0), device=profile.device).cpu()
 judged = scene_scores(judged_samples) | dict(seconds=judged_seconds)
 print(f"judged U-ViT: {SIZES['judged_steps']} steps in {judged_seconds:.0f} s; of {len(judged_samples)} clips, frames "

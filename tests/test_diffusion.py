@@ -17,6 +17,7 @@ from tinyvdm.diffusion import (
     NoiseSchedule,
     cosine_beta_schedule,
     ddim_timesteps,
+    denoise,
     diffusion_loss,
     discretized_gaussian_log_likelihood,
     gather,
@@ -690,6 +691,16 @@ def test_guided_sampling_calls_the_model_once_per_step_on_a_doubled_batch():
                             generator=torch.Generator().manual_seed(18))
     plain = sampler.sample(model, (3, 2), cond=cond, generator=torch.Generator().manual_seed(18))
     torch.testing.assert_close(guided, plain)
+
+
+def test_guidance_scale_one_makes_only_the_conditional_call():
+    model = CountingModel()
+    x, timestep, cond = torch.randn(3, 2), torch.full((3,), 5), torch.tensor([0.5, -0.5, 0.0])
+    out = denoise(model, x, timestep, cond, guidance_scale=1.0, null_cond=torch.tensor(0.0))
+    assert model.batch_sizes == [3]  # one call on the batch itself, no unconditional half
+    torch.testing.assert_close(out, model(x, timestep, cond))
+    with pytest.raises(ValueError, match="needs a condition"):
+        denoise(model, x, timestep, None, guidance_scale=1.0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

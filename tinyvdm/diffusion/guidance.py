@@ -88,11 +88,15 @@ def denoise(model, x: torch.Tensor, timestep: torch.Tensor, cond=None, guidance_
     """The model's output for ``x`` ``(b, ...)`` at ``timestep`` ``(b,)``: the one call every sampler makes.
 
     Without ``guidance_scale`` this is ``model(x, timestep)`` (no condition) or
-    ``model(x, timestep, cond)``; with it, :func:`guided_output`.
+    ``model(x, timestep, cond)``; with it, :func:`guided_output`. A scale of exactly 1 is the
+    conditional model itself, so it makes the one conditional call and skips the unconditional pass.
     """
     if not isinstance(x, torch.Tensor) or x.ndim < 1:
         raise ValueError(f"x must be a tensor of shape (b, ...), got {x!r}")
     _check_cond(cond, x.shape[0])
     if guidance_scale is not None:
-        return guided_output(model, x, timestep, cond, guidance_scale, null_cond)
+        if cond is None:
+            raise ValueError("classifier-free guidance needs a condition: cond is None")
+        if guidance_scale != 1:
+            return guided_output(model, x, timestep, cond, guidance_scale, null_cond)
     return _call(model, x, _as_timestep(timestep, x.shape[0], x.device), cond)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
-from tinyvdm.diffusion.samplers.ddim import DDIMSampler
+from tinyvdm.diffusion.samplers.ddim import DDIMSampler, StridedSampler
 from tinyvdm.diffusion.samplers.renoise import RenoiseSampler
 from tinyvdm.diffusion.schedules import NoiseSchedule
 from tinyvdm.exercises.compare import assert_close
@@ -27,17 +27,19 @@ def check_timestep_embedding(fn) -> str:
     return "4 batches of steps embedded correctly, odd widths included"
 
 
-def _compare_ddim_steps(fn, sampler: DDIMSampler, cases, seed: int, what_x0: str) -> None:
-    """Run ``fn(eps, x_t, alpha_bar_t, alpha_bar_prev)`` against ``sampler.step`` on random inputs."""
+def _compare_steps(fn, sampler: StridedSampler, cases, seed: int, what_x0: str, with_noise: bool = False) -> None:
+    """Run ``fn(eps, x_t, alpha_bar_t, alpha_bar_prev[, noise])`` against ``sampler.step`` on random inputs."""
     gen = torch.Generator().manual_seed(seed)
     alpha_bar = sampler.schedule.alpha_bar
     for (timestep, prev), shape in zip(cases, [(2, 3, 1, 4, 5), (3, 2, 3, 5, 4), (1, 4, 3, 3, 6), (2, 5, 1, 6, 3)]):
         xt = torch.randn(shape, generator=gen)
         eps = torch.randn(shape, generator=gen)
+        # The fresh noise, when the step takes one, is handed to both: the check compares arithmetic.
+        noise = [torch.randn(shape, generator=gen)] if with_noise else []
         alpha_bar_t = float(alpha_bar[timestep])
         alpha_bar_prev = float(alpha_bar[prev]) if prev >= 0 else 1.0
-        expected = sampler.step(eps, timestep, xt, prev_timestep=prev)
-        got = fn(eps.clone(), xt.clone(), alpha_bar_t, alpha_bar_prev)
+        expected = sampler.step(eps, timestep, xt, prev_timestep=prev, **({"noise": noise[0]} if noise else {}))
+        got = fn(eps.clone(), xt.clone(), alpha_bar_t, alpha_bar_prev, *[n.clone() for n in noise])
         case = f"t={timestep} -> {prev} (alpha_bar {alpha_bar_t:.4g} -> {alpha_bar_prev:.4g}), shape {shape}"
         if not (isinstance(got, tuple) and len(got) == 2):
             raise Mismatch(f"{case}: expected a tuple (x_prev, x0), got {type(got).__name__}")
@@ -50,7 +52,7 @@ def _compare_ddim_steps(fn, sampler: DDIMSampler, cases, seed: int, what_x0: str
 def check_ddim_step(fn) -> str:
     sampler = DDIMSampler(NoiseSchedule.from_name("cosine", 1000), num_inference_steps=50, eta=0.0, clip_x0=False)
     # The last step (to prev = -1, where alpha_bar_prev is 1) is where most slips show.
-    _compare_ddim_steps(fn, sampler, [(999, 979), (500, 480), (40, 20), (19, -1)], seed=8, what_x0="the predicted x0")
+    _compare_steps(fn, sampler, [(999, 979), (500, 480), (40, 20), (19, -1)], seed=8, what_x0="the predicted x0")
     return "4 DDIM steps match the library's sampler, the final step to a clean clip included"
 
 
@@ -62,7 +64,7 @@ def check_clipped_ddim_step(fn) -> str:
     # Every case clips some pixels (x0 ~ x_t / sqrt(a_t) is large at high noise, and a third of
     # x_t's values lie outside [-1, 1] at low noise), so both slips, not clipping and not
     # recomputing, change the answer. The last step leads to the clean clip itself.
-    _compare_ddim_steps(fn, sampler, [(999, 979), (500, 480), (100, 80), (19, -1)], seed=10,
+    _compare_steps(fn, sampler, [(999, 979), (500, 480), (100, 80), (19, -1)], seed=10,
                         what_x0="the clipped x0")
     return "4 clipped DDIM steps match the library's sampler with clipped_eps=True"
 
@@ -71,21 +73,9 @@ def check_clipped_ddim_step(fn) -> str:
           "one step of the re-noising sampler: (x_prev, clipped x0) from eps, x_t and fresh noise")
 def check_renoise_step(fn) -> str:
     sampler = RenoiseSampler(NoiseSchedule.from_name("linear", 1000), num_inference_steps=50, prediction="eps")
-    gen = torch.Generator().manual_seed(11)
-    alpha_bar = sampler.schedule.alpha_bar
     # High noise (where x0 is clipped almost everywhere), the middle, low noise, and the last step.
-    for (timestep, prev), shape in zip([(980, 960), (500, 480), (100, 80), (0, -1)],
-                                       [(2, 3, 1, 4, 5), (3, 2, 3, 5, 4), (1, 4, 3, 3, 6), (2, 5, 1, 6, 3)]):
-        xt, eps, noise = (torch.randn(shape, generator=gen) for _ in range(3))
-        alpha_bar_t = float(alpha_bar[timestep])
-        alpha_bar_prev = float(alpha_bar[prev]) if prev >= 0 else 1.0
-        expected = sampler.step(eps, timestep, xt, noise=noise, prev_timestep=prev)
-        got = fn(eps.clone(), xt.clone(), alpha_bar_t, alpha_bar_prev, noise.clone())
-        case = f"t={timestep} -> {prev} (alpha_bar {alpha_bar_t:.4g} -> {alpha_bar_prev:.4g}), shape {shape}"
-        if not (isinstance(got, tuple) and len(got) == 2):
-            raise Mismatch(f"{case}: expected a tuple (x_prev, x0), got {type(got).__name__}")
-        assert_close(got[1], expected.pred_original_sample, what="the clipped x0", case=case, atol=1e-4, rtol=1e-4)
-        assert_close(got[0], expected.prev_sample, what="x_prev", case=case, atol=1e-4, rtol=1e-4)
+    _compare_steps(fn, sampler, [(980, 960), (500, 480), (100, 80), (0, -1)], seed=11, what_x0="the clipped x0",
+                   with_noise=True)
     return "4 re-noising steps match the library's RenoiseSampler, the final step to a clean clip included"
 
 
