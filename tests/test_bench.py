@@ -57,7 +57,9 @@ def test_benchmark_sampling_checks_the_sampler():
     assert result.steps == 3 and result.clips == 2 and result.seconds > 0
     with pytest.raises(ValueError, match="every step of the schedule"):
         bench.benchmark_sampling(model, "linear", (2, 2, 1, 2, 8), "ddpm", 50)
-    with pytest.raises(ValueError, match="'ddpm' or 'ddim'"):
+    renoised = bench.benchmark_sampling(model, "linear", (2, 2, 1, 2, 8), "renoise", 3)
+    assert renoised.sampler == "renoise" and renoised.steps == 3 and renoised.seconds > 0
+    with pytest.raises(ValueError, match="'ddpm', 'ddim' or 'renoise'"):
         bench.benchmark_sampling(model, "linear", (2, 2, 1, 2, 8), "euler", 50)
 
 

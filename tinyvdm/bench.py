@@ -10,7 +10,9 @@ Used by chapter 07 (the UNet's speed table) and the README. For each model it me
   measured at start-up (the best of a large fp32 matmul and a wide 3x3 convolution, the two
   kernels these models spend their FLOPs in) or given with ``--ceiling``. Under bf16 autocast
   the FLOPs run in bf16, so MFU is then quoted against the measured *bf16* ceiling;
-- sampling: wall time of a full DDPM run (1000 steps) and of DDIM with 100/50/20/10 steps.
+- sampling: wall time of a full DDPM run (1000 steps), of DDIM with 100/50/20/10 steps and of
+  chapter 07's re-noising sampler with 50 (the same network calls as DDIM's 50; the pair of
+  rows shows what the two samplers' own per-step arithmetic costs beside them).
 
 The optional peer is ``Unet3D`` from the ``video-diffusion-pytorch`` package (``make bench-peer``
 installs it; see the README for why it is not a pip extra), built at the size the course compares
@@ -44,6 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tinyvdm.diffusion import NoiseSchedule
 from tinyvdm.diffusion.samplers.ddim import DDIMSampler
 from tinyvdm.diffusion.samplers.ddpm import DDPMSampler
+from tinyvdm.diffusion.samplers.renoise import RenoiseSampler
 from tinyvdm.io import atomic_path
 from tinyvdm.profile import autocast, get_device
 
@@ -375,8 +378,10 @@ def benchmark_sampling(model: nn.Module, name: str, x_shape: tuple[int, ...], sa
         chosen = DDPMSampler(schedule)
     elif sampler == "ddim":
         chosen = DDIMSampler(schedule, steps)
+    elif sampler == "renoise":
+        chosen = RenoiseSampler(schedule, steps)
     else:
-        raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
+        raise ValueError(f"sampler must be 'ddpm', 'ddim' or 'renoise', got {sampler!r}")
     model = model.to(device).eval()
     generator = torch.Generator(device="cpu").manual_seed(0)
     start = time.perf_counter()
@@ -441,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (MFU then against the bf16 ceiling)")
     parser.add_argument("--ceiling", type=float, default=None,
                         help="GFLOP/s to quote MFU against (default: measured at start-up)")
-    parser.add_argument("--sample", default="ddpm:1000,ddim:100,ddim:50,ddim:20,ddim:10",
+    parser.add_argument("--sample", default="ddpm:1000,ddim:100,ddim:50,ddim:20,ddim:10,renoise:50",
                         help="sampler:steps list to time on the first model ('' for none)")
     parser.add_argument("--sample-batch", type=int, default=8, help="clips per sampling run")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
