@@ -517,7 +517,7 @@ print("space-time, DDIM:", scores_ddim["rules"])
 # with; only at high noise (above step 600) is it harmless. The share in between behaves unevenly
 # (0.25 is worse than either end for seed 0), the number of steps barely matters from 25 on, and
 # handing the low-noise end back to DDIM changes nothing: the gain is made while the clip's path
-# is being decided. The training seed still matters as much as the sampler: from 54% to 78% (78%,
+# is being decided. The training seed still matters as much as the sampler (under the first checker): from 54% to 78% (78%,
 # 67%, 54%, 62%, 75%) for five networks trained the same way; a sixth, trained on a GPU in the `gpu`
 # profile (the same recipe and seeds, the GPU's arithmetic) and judged on 256 clips, drew 73% (95% interval
 # 67-78%), so the recipe's rate sits in the low seventies, not at 80%. More training does not close that gap: twice the steps, or
@@ -536,6 +536,43 @@ print("space-time, DDIM:", scores_ddim["rules"])
 # experiments stop at `eta = 1`. The blobs hint at its weakness: a step that keeps only the
 # network's guess keeps the *average* of the clips the noisy one allows, and at low noise nothing
 # pushes a blob that is half square, half triangle to become either.
+#
+# ### What it took: a checker that reads shapes through soft edges
+#
+# Every number in the "What it took" tables above and below was measured with the scene checker's
+# first version. It named an object's shape in each frame from how much of its bounding box the
+# solid pixels filled and from the coverage at the box's corners, and failed a clip for "changes
+# shape" when fewer than 70% of its frames agreed. Sampled objects have soft edges, so the
+# checker was tried on real clips softened the same way: a Gaussian blur of 0.5 to 1.1 pixels,
+# which moves no object, resizes none and reshapes none. Of 256 real clips it then passed 243,
+# 225, 205 and 208 (blur 0.5, 0.7, 0.9, 1.1 pixels), against 254 unblurred: a blur eats the
+# corners of a small square and the tip of a small triangle, and the checker read that as a
+# change of shape. It was judging sharpness under the name of shape.
+#
+# The checker now reads shape from two moments of the object's coverage that a blur cannot
+# change (`tinyvdm.metrics.shape_moments`): the vertical skewness (an upward triangle keeps more
+# of its area near its base: -0.0169; circles and squares 0) and the difference between the
+# fourth cumulants along the axes and along the diagonals (a square -1/240; circles and, to this
+# order, equilateral triangles 0). A blur moves each bit of coverage by an independent random
+# offset, and cumulants of independent parts add; a symmetric, isotropic offset adds nothing to
+# either number. A frame now breaks "keeps its shape" when a moment moves more than half-way to
+# another shape from the object's median, and sizes are read from the coverage's total, which a
+# blur also keeps. The same 256 real clips pass 256 of 256 at every blur above, and a real shape
+# change (an object turned into the next shape half-way through the clip, same colour, size and
+# path) is still caught in at least 95% of clips (`tests/test_metrics.py` holds both checks).
+#
+# What changed for this chapter. Rescored with the new checker, the five networks of the sampler
+# table (re-noising, no guidance, noise seed 0) pass 53, 45, 38, 43 and 58 of 64 clips instead of
+# 47, 42, 35, 39 and 51: 74% on average instead of 67%. This chapter's own network passes 84% of
+# 64 in the `cpu` profile (72% under the first checker), and on a GPU the `gpu` profile's network
+# passed 80% of 256 (95% interval 75-85%; 73% under the first checker). The rescoring also shows
+# why the first checker's verdicts flickered: the network draws circles and squares nearly alike,
+# as rounded squares whose anisotropy sits between a circle's 0 and a square's -0.0042 (about
+# -0.001 to -0.002 for both), and its triangles with blunt tips (skewness -0.001 to -0.014). An
+# in-between shape drawn the same way in every frame keeps its shape, which is the rule the data
+# obeys; whether it is the shape the label asked for is a separate question this chapter does not
+# score. The bar of 80% valid clips is met by the chapter's run, not by every training seed: two
+# of the five networks above reach it.
 #
 # ### What it took: the label
 #
@@ -929,7 +966,7 @@ else:
                "first learn that the other frames are useful, and this budget is too small for that: a reason to "
                "read any 'video model beats image model' number only next to such a control.")
 # How precise is a valid rate measured on 64 clips? A 95% interval for the rate (Wilson's), before
-# any training-seed spread ("What it took: the sampler" saw 54% to 78% for five seeds of the same recipe).
+# any training-seed spread ("What it took" saw 59% to 91% for five seeds of the same recipe).
 valid_count = sum(clip.valid for clip in scores_video["report"].reports)
 interval = binomtest(valid_count, len(samples_video)).proportion_ci(0.95, method="wilson")
 precision = (f"({valid_count} of {len(samples_video)}; 95% interval for this network's rate "
@@ -951,7 +988,9 @@ if scores_video["valid"] >= 0.8:
     verdict = (f"The grown space-time network's samples are valid scenes: **{scores_video['valid']:.0%}** of "
                f"{SIZES['eval_clips']} clips {precision} pass the scene checker (frame-by-frame network: "
                f"{scores_2d['valid']:.0%} of {len(samples_2d)}; real clips: {real_report.valid_rate:.0%}). {what} "
-               f"The checker's most frequent reasons for the rest: {reasons}.")
+               f"The checker's most frequent reasons for the rest: {reasons}. This network is one draw of the "
+               "recipe: five networks trained the same way from other seeds, in the trials of \"What it took\", "
+               "drew 59% to 91% valid clips (74% on average), so the 80% holds for this run, not for every seed.")
 else:
     verdict = (f"**In this profile {scores_video['valid']:.0%} of the samples are valid scenes, short of the 80% a "
                f"convincing generator should reach**: {scores_video['valid']:.0%} of "
@@ -961,8 +1000,9 @@ else:
                f"through all {FRAMES} frames; the checker's most frequent reasons: {reasons}. The checker is strict "
                "(an object's area may vary by at most 1.6x, and away from the walls its position may bend from a "
                "straight line by at most 1 pixel per frame squared). The training seed matters as much as most "
-               "levers: in the trials of \"What it took: the sampler\", five networks trained the same way drew "
-               "54% to 78% valid clips with this sampler. The failures left are properties of the whole clip, "
+               "levers: in the trials of \"What it took\", five networks trained the same way drew "
+               "59% to 91% valid clips with this sampler (rescored by the checker that reads shapes through "
+               "soft edges). The failures left are properties of the whole clip, "
                "which a pixel-space network must learn from all 8 x 32 x 32 x 3 numbers at once; real video "
                "models make that problem smaller by denoising a compressed latent (chapter 12), and train for "
                "orders of magnitude longer.")
@@ -1019,10 +1059,10 @@ if profile.name != "smoke":
     assert scores_video["frames_ok"] >= 0.5, scores_video["frames_ok"]
     # Longer training and the temporal layers together: more clean frames than frame by frame.
     assert scores_video["frames_ok"] > scores_2d["frames_ok"], (scores_video["frames_ok"], scores_2d["frames_ok"])
-    # Whole clips: 72% of 64 in the cpu run with the re-noising sampler (54% to 78%, 67% on average,
-    # for five training seeds in the trials of "What it took: the sampler"; 53% with DDIM at
-    # eta = 1 in the same run); frame-by-frame, 0%.
-    assert scores_video["valid"] >= 0.45, scores_video["valid"]
+    # Whole clips: 84% of 64 in the cpu run with the re-noising sampler (59% to 91%, 74% on average,
+    # for five training seeds in the trials of "What it took", rescored by the current checker; 61%
+    # with DDIM at eta = 1 in the same run); frame-by-frame, 0%.
+    assert scores_video["valid"] >= 0.5, scores_video["valid"]
     # The chapter's claim about the sampler: the same network draws more valid clips when each step
     # keeps none of x_t's noise (by 8 to 18 clips of 64 for five seeds in the trials, 12 in the run).
     assert scores_video["valid"] > scores_ddim["valid"], (scores_video["valid"], scores_ddim["valid"])

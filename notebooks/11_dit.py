@@ -438,6 +438,10 @@ display_with_fallback(widgets.VBox([widgets.HTML(
     "Samples, one row per asked colour: " + ", ".join(COLOUR_NAMES)), picker, picture]), fig)
 
 # %% [markdown]
+# (The valid-clip counts in these trials come from the scene checker's first version, which read shapes
+# from box fill and corner pixels; chapter 07's "What it took: a checker that reads shapes through soft
+# edges" says why it changed. The counts this chapter measures when it runs use the current checker.)
+#
 # **What did not buy valid clips** (measured while preparing the chapter, not rerun here; all without
 # the local MLP, which comes after these). Chapter 07's UNet first drew valid clips when a dense *frame-mixing* layer carried time
 # (every pair of frames with its own weights; a label with the object's class then took it to

@@ -26,6 +26,7 @@ from tinyvdm.metrics.scene import (
     check_batch,
     check_clip,
     detect_objects,
+    shape_moments,
     track,
 )
 
@@ -33,5 +34,5 @@ __all__ = [
     "BatchReport", "Detection", "FrameAnalysis", "SceneConfig", "SceneReport", "Track",
     "analyse_frame", "auroc", "roc_curve", "check_batch", "check_clip", "detect_objects", "feature_statistics",
     "frechet_distance", "frechet_distance_from_features", "gaussian_window", "jitter",
-    "object_centroids", "position_error", "psnr", "ssim", "ssim_map", "track",
+    "object_centroids", "position_error", "psnr", "shape_moments", "ssim", "ssim_map", "track",
 ]

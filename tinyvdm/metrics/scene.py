@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from tinyvdm.data.bouncing_shapes import COLOURS, SHAPES
+from tinyvdm.data.bouncing_shapes import COLOURS
 
 _PALETTE_NAMES = tuple(COLOURS)
 _PALETTE = np.array([COLOURS[name] for name in _PALETTE_NAMES], dtype=np.float64)  # (k, 3)
@@ -42,7 +42,10 @@ class SceneConfig:
     colour_tolerance: float = 0.2  # distance from u to the palette ray s * rgb
     min_coverage: float = 0.6    # s at or above this: the pixel belongs to the object
     min_fragment: float = 3.0    # components smaller than this (px at 32) are stray noise
-    min_area: float = 18.0       # plausible whole-object area range (px at 32; radius 3.2..4.6)
+    # Plausible whole-object area range (px at 32), read as the object's coverage mass (below):
+    # the data's smallest object, a triangle of radius 3.2, covers 4 / sqrt(3) 3.2^2 = 23.6 px
+    # and its largest, a square of radius 4.6, 84.6 px.
+    min_area: float = 18.0
     max_area: float = 100.0
     max_speed: float = 2.5       # px/frame at 32 (the data set's top speed)
     max_radius: float = 32 / 7
@@ -50,15 +53,25 @@ class SceneConfig:
     accel_tolerance: float = 1.0  # |second difference| (px/frame^2) not explained by a wall
     max_gap: int = 3             # frames an object may vanish behind another
     noise_tolerance: float = 0.02  # mean share of noise pixels per frame
-    shape_agreement: float = 0.7  # share of clean frames that must agree on the shape
+    shape_agreement: float = 0.7  # share of unoccluded frames that must keep the object's shape
+    # Shape from the coverage's moments (shape_moments): an upward triangle's vertical skewness
+    # and a square's fourth-cumulant anisotropy (both 0 for a circle). A shape is named by the
+    # nearer end of each, and a frame departs from its object's shape when a moment moves more
+    # than half of these from the object's median.
+    triangle_skewness: float = -0.0169
+    square_anisotropy: float = -1 / 240
 
 
 @dataclass
 class Detection:
     """One object (or an occluded piece of one) in one frame.
 
-    ``centroid`` is ``(x, y)`` in pixels; ``box`` is ``(x0, y0, x1, y1)`` with exclusive ends
-    (the pixel edges); ``fill`` is ``area / box area``; ``parts`` counts merged components.
+    ``area`` counts the solid pixels (coverage at least ``min_coverage``); ``mass`` sums the
+    coverage over them and a two-pixel rim, the object's area measured so that a soft edge
+    neither adds nor removes any (a blur moves coverage across the edge, it does not create or
+    destroy it). ``centroid`` is ``(x, y)`` in pixels; ``box`` is ``(x0, y0, x1, y1)`` with
+    exclusive ends (the pixel edges); ``fill`` is ``area / box area``; ``parts`` counts merged
+    components.
     """
 
     colour: str
@@ -69,6 +82,8 @@ class Detection:
     shape: str
     clean: bool
     parts: int = 1
+    mass: float = 0.0
+    moments: tuple[float, float] = (0.0, 0.0)  # (skewness, anisotropy): see shape_moments
 
     @property
     def width(self) -> int:
@@ -153,18 +168,45 @@ def _check_frame(frame) -> torch.Tensor:
     return frame
 
 
-def _guess_shape(fill: float, corners: tuple[float, float]) -> str:
-    """Circle, square or triangle from the box fill ratio and the coverage at its corners.
+def shape_moments(weight: np.ndarray) -> tuple[float, float]:
+    """Two blur-invariant shape numbers of one object's coverage ``weight`` ``(h, w)``.
 
-    A square fills its box (1.0), a circle pi/4 of it, an upward triangle half of it with its
-    base at the bottom; ``corners`` is the mean coverage at the top and at the bottom corners.
+    Each is zero for a circle and unchanged by a blur: a blur moves every unit of coverage by an
+    independent offset drawn from its kernel, keeps the mass, and cumulants of independent parts
+    add. A symmetric kernel adds no third cumulant, and an isotropic one the same fourth
+    cumulant in every direction (a Gaussian none at all), which the difference below cancels.
+
+    - ``skewness``: the vertical third central moment over ``mass^1.5``. An upward triangle keeps
+      more of its area near its base than its apex: -(1/135) h^3 / (h^2 / sqrt(3))^1.5 = -0.0169
+      for height ``h``; circles and squares are mirror-symmetric (0).
+    - ``anisotropy``: the fourth cumulant along the axes minus along the diagonals, over
+      ``mass^2``. A square's extent along an axis is uniform and along a diagonal a tent, so
+      -1/240 = -0.0042; a circle looks the same in every direction, and so, to fourth order,
+      does an equilateral triangle (0).
     """
-    top, bottom = corners
-    if fill < 0.66 or bottom - top > 0.25:
+    mass = weight.sum()
+    rows, cols = np.indices(weight.shape)
+    p = weight / mass
+    dx = cols - (p * cols).sum()
+    dy = rows - (p * rows).sum()
+    skewness = float((p * dy**3).sum() / mass**1.5)
+
+    def fourth_cumulant(a: float, b: float) -> float:
+        s = a * dx + b * dy
+        return float((p * s**4).sum() - 3 * (p * s**2).sum() ** 2)
+
+    r = math.sqrt(0.5)
+    axes = (fourth_cumulant(1.0, 0.0) + fourth_cumulant(0.0, 1.0)) / 2
+    diagonals = (fourth_cumulant(r, r) + fourth_cumulant(r, -r)) / 2
+    return skewness, float((axes - diagonals) / mass**2)
+
+
+def _guess_shape(moments: tuple[float, float], config: SceneConfig = SceneConfig()) -> str:
+    """Circle, square or triangle from :func:`shape_moments`, by the config's thresholds."""
+    skewness, anisotropy = moments
+    if skewness < config.triangle_skewness / 2:
         return "triangle"
-    if top > 0.25 and bottom > 0.25:
-        return "square"
-    return "circle"
+    return "square" if anisotropy < config.square_anisotropy / 2 else "circle"
 
 
 def _weighted_centroid(mask: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
@@ -219,6 +261,7 @@ def analyse_frame(frame: torch.Tensor, config: SceneConfig = SceneConfig()) -> F
     min_area, max_area = config.min_area * scale**2, config.max_area * scale**2
     detections, stray = [], 0
     eight = np.ones((3, 3), dtype=bool)
+    wide = np.ones((5, 5), dtype=bool)
     for index, name in enumerate(_PALETTE_NAMES):
         mask = solid & (nearest == index)
         if not mask.any():
@@ -232,19 +275,21 @@ def analyse_frame(frame: torch.Tensor, config: SceneConfig = SceneConfig()) -> F
                 continue
             y0, x0 = box[0].start, box[1].start
             centroid = _weighted_centroid(labels == label, weights[index])
+            # Size and shape from the coverage over the piece and a two-pixel rim: a soft edge
+            # spreads the object's coverage over about two pixels, and no other object can add
+            # to it (a clip never repeats a colour).
+            reach = ndimage.binary_dilation(labels == label, structure=wide)
+            weight = np.where(reach, weights[index], 0.0)
+            mass = float(weight.sum())
+            moments = shape_moments(weight)
             height, width = piece.shape
             fill = area / (height * width)
-            # Coverage at the box's corners: a square fills all four, a circle none, an upward
-            # triangle only the bottom two (its base); robust where fill ratios blur together.
-            corners = weights[index][[y0, y0, y0 + height - 1, y0 + height - 1],
-                                     [x0, x0 + width - 1, x0, x0 + width - 1]]
-            top_share = (float(corners[:2].mean()), float(corners[2:].mean()))
             aspect = width / height
-            clean = min_area <= area <= max_area and 0.6 <= aspect <= 1.6
+            clean = min_area <= mass <= max_area and 0.6 <= aspect <= 1.6
             detections.append(Detection(
                 colour=name, area=area, centroid=centroid,
                 box=(x0, y0, x0 + width, y0 + height), fill=fill,
-                shape=_guess_shape(fill, top_share), clean=clean,
+                shape=_guess_shape(moments, config), clean=clean, mass=mass, moments=moments,
             ))
     return FrameAnalysis(detections, stray, off_palette, h * w)
 
@@ -265,7 +310,8 @@ def _merge(pieces: list[Detection]) -> Detection:
            max(p.box[2] for p in pieces), max(p.box[3] for p in pieces))
     fill = area / ((box[2] - box[0]) * (box[3] - box[1]))
     return Detection(pieces[0].colour, area, (x, y), box, fill, pieces[0].shape, clean=False,
-                     parts=sum(p.parts for p in pieces))
+                     parts=sum(p.parts for p in pieces), mass=sum(p.mass for p in pieces),
+                     moments=pieces[0].moments)
 
 
 def _group(detections: list[Detection], extent: float) -> list[Detection]:
@@ -487,14 +533,19 @@ def check_clip(video: torch.Tensor, expected_objects: int | None = None,
         if any(not trk.detections[k].clean for k in alone):
             bad = [k for k in alone if not trk.detections[k].clean]
             reasons.append(f"{name} has an implausible size or outline in frames {bad}")
-        areas = [trk.detections[k].area for k in alone]
+        areas = [trk.detections[k].mass for k in alone]
         if areas and max(areas) > 1.6 * min(areas):
-            reasons.append(f"{name} changes size: area {min(areas)}..{max(areas)} px")
-        guesses = [trk.detections[k].shape for k in alone]
-        if guesses:
-            counts = {s: guesses.count(s) for s in SHAPES}
-            shapes[trk.colour] = max(counts, key=counts.get)
-            if len(guesses) >= 2 and counts[shapes[trk.colour]] < config.shape_agreement * len(guesses):
+            reasons.append(f"{name} changes size: area {min(areas):.0f}..{max(areas):.0f} px")
+        seen = np.array([trk.detections[k].moments for k in alone])  # (frames, 2)
+        if len(seen):
+            typical = np.median(seen, axis=0)
+            shapes[trk.colour] = _guess_shape(tuple(typical), config)
+            # A frame departs from the object's shape when a moment moves more than half-way
+            # from a circle to a triangle or a square.
+            half_way = np.abs([config.triangle_skewness / 2, config.square_anisotropy / 2])
+            departs = (np.abs(seen - typical) > half_way).any(axis=1)
+            if len(seen) >= 2 and (~departs).mean() < config.shape_agreement:
+                guesses = [_guess_shape(tuple(m), config) for m in seen]
                 reasons.append(f"{name} changes shape: {guesses}")
 
         positions = trk.positions
