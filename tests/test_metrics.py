@@ -112,6 +112,9 @@ def test_shape_moments_match_the_shapes_and_ignore_blur():
             got = shape_moments(weight)
             assert got[0] == pytest.approx(skewness, abs=0.0015), (shape, sigma, got)
             assert got[1] == pytest.approx(anisotropy, abs=0.0003), (shape, sigma, got)
+    for bad in (np.zeros((8, 8)), np.ones(8), -np.ones((8, 8)), np.full((8, 8), np.nan)):
+        with pytest.raises(ValueError, match="non-negative"):
+            shape_moments(bad)
 
 
 def test_rejects_a_shape_change():

@@ -184,6 +184,10 @@ def shape_moments(weight: np.ndarray) -> tuple[float, float]:
       -1/240 = -0.0042; a circle looks the same in every direction, and so, to fourth order,
       does an equilateral triangle (0).
     """
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.ndim != 2 or not np.isfinite(weight).all() or (weight < 0).any() or weight.sum() <= 0:
+        raise ValueError(f"weight must be a finite, non-negative (h, w) array with a positive sum, got shape "
+                         f"{weight.shape} and sum {weight.sum() if weight.size else 0.0}")
     mass = weight.sum()
     rows, cols = np.indices(weight.shape)
     p = weight / mass
