@@ -567,8 +567,9 @@ print("space-time, DDIM:", scores_ddim["rules"])
 # 64 in the `cpu` profile (72% under the first checker), and on a GPU the `gpu` profile's network
 # passed 80% of 256 (95% interval 75-85%; 73% under the first checker). The rescoring also shows
 # why the first checker's verdicts flickered: the network draws circles and squares nearly alike,
-# as rounded squares whose anisotropy sits between a circle's 0 and a square's -0.0042 (about
-# -0.001 to -0.002 for both), and its triangles with blunt tips (skewness -0.001 to -0.014). An
+# as rounded squares whose anisotropy sits between a circle's 0 and a square's -0.0042 (-0.0004 to
+# -0.0025 for both, in the rejected clips of one trial network), and its triangles with blunt tips
+# (skewness -0.001 to -0.014, a real triangle's -0.017). An
 # in-between shape drawn the same way in every frame keeps its shape, which is the rule the data
 # obeys; whether it is the shape the label asked for is a separate question this chapter does not
 # score. The bar of 80% valid clips is met by the chapter's run, not by every training seed: two
