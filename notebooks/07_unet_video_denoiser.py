@@ -985,13 +985,15 @@ what = (f"{SIZES['steps_2d'] + SIZES['steps_video']} training steps of {SIZES['b
         f"{scores_video['valid']:.0%} valid clips when each step re-noises the network's guess, and "
         f"{scores_ddim['valid']:.0%} with DDIM at DDPM's noise level, which carries part of each frame's noise "
         "from step to step.")
+# Measured outside this run (trials of "What it took", five training seeds, the current checker).
+seed_spread = ("five networks trained the same way from other seeds, in the trials of \"What it took\", drew "
+               "59% to 91% valid clips with this sampler (74% on average)")
 if scores_video["valid"] >= 0.8:
     verdict = (f"The grown space-time network's samples are valid scenes: **{scores_video['valid']:.0%}** of "
                f"{SIZES['eval_clips']} clips {precision} pass the scene checker (frame-by-frame network: "
                f"{scores_2d['valid']:.0%} of {len(samples_2d)}; real clips: {real_report.valid_rate:.0%}). {what} "
                f"The checker's most frequent reasons for the rest: {reasons}. This network is one draw of the "
-               "recipe: five networks trained the same way from other seeds, in the trials of \"What it took\", "
-               "drew 59% to 91% valid clips (74% on average), so the 80% holds for this run, not for every seed.")
+               f"recipe: {seed_spread}, so a rate of 80% holds for this run, not for every seed.")
 else:
     verdict = (f"**In this profile {scores_video['valid']:.0%} of the samples are valid scenes, short of the 80% a "
                f"convincing generator should reach**: {scores_video['valid']:.0%} of "
@@ -1000,10 +1002,8 @@ else:
                f"fails is the clip as a whole: one object, of constant size, moving at constant velocity "
                f"through all {FRAMES} frames; the checker's most frequent reasons: {reasons}. The checker is strict "
                "(an object's area may vary by at most 1.6x, and away from the walls its position may bend from a "
-               "straight line by at most 1 pixel per frame squared). The training seed matters as much as most "
-               "levers: in the trials of \"What it took\", five networks trained the same way drew "
-               "59% to 91% valid clips with this sampler (rescored by the checker that reads shapes through "
-               "soft edges). The failures left are properties of the whole clip, "
+               f"straight line by at most 1 pixel per frame squared). The training seed matters as much as most "
+               f"levers: {seed_spread}. The failures left are properties of the whole clip, "
                "which a pixel-space network must learn from all 8 x 32 x 32 x 3 numbers at once; real video "
                "models make that problem smaller by denoising a compressed latent (chapter 12), and train for "
                "orders of magnitude longer.")

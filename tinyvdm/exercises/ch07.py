@@ -35,11 +35,11 @@ def _compare_steps(fn, sampler: StridedSampler, cases, seed: int, what_x0: str, 
         xt = torch.randn(shape, generator=gen)
         eps = torch.randn(shape, generator=gen)
         # The fresh noise, when the step takes one, is handed to both: the check compares arithmetic.
-        noise = [torch.randn(shape, generator=gen)] if with_noise else []
+        noise = torch.randn(shape, generator=gen) if with_noise else None
         alpha_bar_t = float(alpha_bar[timestep])
         alpha_bar_prev = float(alpha_bar[prev]) if prev >= 0 else 1.0
-        expected = sampler.step(eps, timestep, xt, prev_timestep=prev, **({"noise": noise[0]} if noise else {}))
-        got = fn(eps.clone(), xt.clone(), alpha_bar_t, alpha_bar_prev, *[n.clone() for n in noise])
+        expected = sampler.step(eps, timestep, xt, prev_timestep=prev, noise=noise)
+        got = fn(eps.clone(), xt.clone(), alpha_bar_t, alpha_bar_prev, *([noise.clone()] if with_noise else []))
         case = f"t={timestep} -> {prev} (alpha_bar {alpha_bar_t:.4g} -> {alpha_bar_prev:.4g}), shape {shape}"
         if not (isinstance(got, tuple) and len(got) == 2):
             raise Mismatch(f"{case}: expected a tuple (x_prev, x0), got {type(got).__name__}")
@@ -64,8 +64,7 @@ def check_clipped_ddim_step(fn) -> str:
     # Every case clips some pixels (x0 ~ x_t / sqrt(a_t) is large at high noise, and a third of
     # x_t's values lie outside [-1, 1] at low noise), so both slips, not clipping and not
     # recomputing, change the answer. The last step leads to the clean clip itself.
-    _compare_steps(fn, sampler, [(999, 979), (500, 480), (100, 80), (19, -1)], seed=10,
-                        what_x0="the clipped x0")
+    _compare_steps(fn, sampler, [(999, 979), (500, 480), (100, 80), (19, -1)], seed=10, what_x0="the clipped x0")
     return "4 clipped DDIM steps match the library's sampler with clipped_eps=True"
 
 

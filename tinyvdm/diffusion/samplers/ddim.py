@@ -52,6 +52,12 @@ class StridedSampler(Sampler):
         self.timestep_spacing = timestep_spacing
         self.timesteps = ddim_timesteps(schedule.num_steps, num_inference_steps, timestep_spacing)
 
+    def _guess(self, model_output: torch.Tensor, timestep: int, xt: torch.Tensor):
+        """The step's reading of the network: ``x0`` (clipped if ``clip_x0``), ``eps`` and the ``(b,)`` step."""
+        batch_timestep = torch.full((xt.shape[0],), timestep, dtype=torch.long, device=xt.device)
+        x0, eps = to_x0_and_eps(self.schedule, model_output, xt, batch_timestep, self.prediction)
+        return self._clip(x0), eps, batch_timestep
+
 
 class DDIMSampler(StridedSampler):
     """DDIM: ``num_inference_steps`` steps of eq. 12, with noise ``eta`` times DDPM's (eq. 16).
@@ -97,9 +103,7 @@ class DDIMSampler(StridedSampler):
         """
         timestep = self._check_step(model_output, timestep, xt)
         prev_timestep = self._check_prev_timestep(timestep, prev_timestep)
-        batch_timestep = torch.full((xt.shape[0],), timestep, dtype=torch.long, device=xt.device)
-        x0, eps = to_x0_and_eps(self.schedule, model_output, xt, batch_timestep, self.prediction)
-        x0 = self._clip(x0)
+        x0, eps, batch_timestep = self._guess(model_output, timestep, xt)
         if self.clipped_eps and self.clip_x0:
             eps = predict_eps_from_x0(self.schedule, xt, batch_timestep, x0)
         # Scalars in double precision: one step, one pair of alpha_bar values for the whole batch.

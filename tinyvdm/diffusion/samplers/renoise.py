@@ -16,7 +16,6 @@ import math
 
 import torch
 
-from tinyvdm.diffusion.forward import to_x0_and_eps
 from tinyvdm.diffusion.samplers.base import StepOutput
 from tinyvdm.diffusion.samplers.ddim import StridedSampler
 
@@ -40,9 +39,7 @@ class RenoiseSampler(StridedSampler):
         """
         timestep = self._check_step(model_output, timestep, xt)
         prev_timestep = self._check_prev_timestep(timestep, prev_timestep)
-        batch_timestep = torch.full((xt.shape[0],), timestep, dtype=torch.long, device=xt.device)
-        x0, _ = to_x0_and_eps(self.schedule, model_output, xt, batch_timestep, self.prediction)
-        x0 = self._clip(x0)
+        x0, _, _ = self._guess(model_output, timestep, xt)
         if prev_timestep < 0:
             return StepOutput(prev_sample=x0, pred_original_sample=x0)
         alpha_bar_prev = float(self.schedule.alpha_bar[prev_timestep])
